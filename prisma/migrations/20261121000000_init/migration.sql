@@ -1,0 +1,5 @@
+-- CreateTable
+CREATE TABLE "Probe" (
+    "id" TEXT NOT NULL,
+    CONSTRAINT "Probe_pkey" PRIMARY KEY ("id")
+);
