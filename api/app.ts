@@ -1,0 +1,44 @@
+import crypto from 'node:crypto';
+import express, { type Express } from 'express';
+import type { Client } from '@temporalio/client';
+import type { Config } from '../config';
+import type { Db } from '../db/client';
+import { requireStaff } from './auth';
+import { Problem, errorHandler } from './errors';
+import { log } from './log';
+import { caseRoutes } from './routes/cases';
+import { healthRoutes } from './routes/health';
+
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  client: Client;
+}
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use((req, res, next) => {
+    const given = req.header('x-request-id');
+    req.requestId = given && /^[\w.-]{1,100}$/.test(given) ? given : crypto.randomUUID();
+    res.setHeader('X-Request-Id', req.requestId);
+    const started = process.hrtime.bigint();
+    res.on('finish', () =>
+      log('info', 'request', {
+        requestId: req.requestId,
+        method: req.method,
+        path: req.path,
+        status: res.statusCode,
+        ms: Number(process.hrtime.bigint() - started) / 1e6,
+        principal: req.principal?.sub,
+      }),
+    );
+    next();
+  });
+  app.use(express.json({ limit: '1mb' }));
+  app.use(healthRoutes(deps));
+  app.use('/v1', requireStaff(deps.config.JWT_SECRET), caseRoutes(deps));
+  app.use((req, _res, next) => next(new Problem(404, 'not_found', `no route ${req.method} ${req.path}`)));
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,95 @@
+import type { ErrorRequestHandler, Request } from 'express';
+import { WorkflowUpdateFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { ZodError } from 'zod';
+import { log } from './log';
+
+/** RFC 9457 problem details, the one error shape of the API. */
+export interface FieldIssue {
+  path: string;
+  message: string;
+  code: string;
+}
+
+export class Problem extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly errors?: FieldIssue[],
+    readonly extra?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+const titles: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export function zodIssues(err: ZodError, prefix: string[] = []): FieldIssue[] {
+  return err.issues.map((i) => ({ path: [...prefix, ...i.path.map(String)].join('.'), message: i.message, code: i.code }));
+}
+
+/** Business error types raised by workflows (DomainError codes) and the HTTP status each means. */
+const statusByFailure: Record<string, number> = {
+  invalid_input: 400,
+  invalid_form: 400,
+  wrong_task_type: 400,
+  forbidden: 403,
+  task_not_found: 404,
+  referral_not_found: 404,
+  task_not_open: 409,
+  task_claimed: 409,
+  case_ended: 409,
+  task_not_awaiting_correction: 409,
+  already_on_hold: 409,
+  not_on_hold: 409,
+  referral_closed: 409,
+  exit_already_proposed: 409,
+};
+
+export function problemFromFailure(err: unknown): Problem | undefined {
+  const cause = err instanceof WorkflowUpdateFailedError ? err.cause : err;
+  if (cause instanceof ApplicationFailure && cause.type) {
+    const status = statusByFailure[cause.type] ?? 422;
+    const details = cause.details?.[0];
+    const errors = Array.isArray(details) ? (details as Array<{ path: string[]; message: string; code: string }>).map((d) => ({ path: d.path.join('.'), message: d.message, code: d.code })) : undefined;
+    return new Problem(status, cause.type, cause.message, errors);
+  }
+  if (err instanceof WorkflowNotFoundError) return new Problem(404, 'case_not_found', 'no running case for that ID');
+  return undefined;
+}
+
+export function problemBody(p: Problem, req: Request) {
+  return {
+    type: `/problems/${p.code}`,
+    title: titles[p.status] ?? 'Error',
+    status: p.status,
+    detail: p.message,
+    instance: req.originalUrl,
+    requestId: req.requestId,
+    ...(p.errors ? { errors: p.errors } : {}),
+    ...(p.extra ?? {}),
+  };
+}
+
+export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
+  let p: Problem;
+  if (err instanceof Problem) p = err;
+  else if (err instanceof ZodError) p = new Problem(400, 'invalid_input', 'the request does not match its schema', zodIssues(err));
+  else if ((err as { type?: string }).type === 'entity.parse.failed') p = new Problem(400, 'invalid_json', 'the body is not valid JSON');
+  else {
+    p = problemFromFailure(err) ?? new Problem(500, 'internal', 'an unexpected error occurred; quote the request ID');
+    if (p.status >= 500) log('error', 'request failed', { requestId: req.requestId, err: err instanceof Error ? err.stack : String(err) });
+  }
+  res.status(p.status).type('application/problem+json').json(problemBody(p, req));
+};

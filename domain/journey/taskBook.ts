@@ -1,0 +1,283 @@
+import type { Actor } from '../agencies';
+import { addCalendarDays, addWorkingDays, type WorkingDayCalendar } from '../calendar/workingDays';
+import type { Deadline, Policy } from '../policy';
+import type { TaskType } from '../taskTypes';
+
+/**
+ * The part shared by the case workflow and the referral child workflow: human tasks with timed
+ * approvals (due time, reminder, escalation, extension, 补正 pause), and the journal of events and
+ * changed tasks waiting to be written to the database projection. Pure and deterministic: `now`
+ * always comes from the caller (the workflow's clock).
+ */
+export type TaskStatus = 'open' | 'awaiting_correction' | 'completed' | 'cancelled';
+
+export interface Task {
+  id: string;
+  type: TaskType;
+  agency: string;
+  regionCode: string;
+  workflowId: string;
+  status: TaskStatus;
+  assignee: string | null;
+  createdAt: string;
+  dueAt: string;
+  remindAt: string;
+  remindedAt: string | null;
+  escalatedAt: string | null;
+  escalatedTo: { agency: string; role: string } | null;
+  /** While returned for correction the deadline clock stops; this is what was left of it. */
+  pausedRemainingMs: number | null;
+  /** Type-specific pointers, e.g. the payment or follow-up month the task is about. */
+  context: Record<string, string | number>;
+  completedAt: string | null;
+  completedBy: string | null;
+  result: unknown;
+}
+
+export interface JournalEvent {
+  seq: number;
+  type: string;
+  at: string;
+  actor: string | null;
+  agency: string | null;
+  taskId: string | null;
+  data: Record<string, unknown>;
+}
+
+export interface Book {
+  workflowId: string;
+  caseId: string;
+  regionCode: string;
+  tasks: Record<string, Task>;
+  taskSeq: number;
+  eventSeq: number;
+  /** Events and task IDs changed since the last projection flush. */
+  outbox: JournalEvent[];
+  dirtyTasks: string[];
+  lastEventAt: string | null;
+  policy: Policy;
+  calendar: WorkingDayCalendar;
+  /** Coordinator hold (issue 5): timers stop while set. */
+  hold: { since: string; reason: string } | null;
+}
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+export function record(
+  book: Book,
+  type: string,
+  now: string,
+  data: Record<string, unknown> = {},
+  actor?: Actor | null,
+  taskId?: string,
+): void {
+  book.eventSeq += 1;
+  book.lastEventAt = now;
+  book.outbox.push({
+    seq: book.eventSeq,
+    type,
+    at: now,
+    actor: actor?.id ?? null,
+    agency: actor?.agency ?? null,
+    taskId: taskId ?? null,
+    data,
+  });
+}
+
+export function touch(book: Book, task: Task): void {
+  if (!book.dirtyTasks.includes(task.id)) book.dirtyTasks.push(task.id);
+}
+
+export function dueFrom(start: string, deadline: Deadline, cal: WorkingDayCalendar): string {
+  return 'workingDays' in deadline
+    ? addWorkingDays(start, deadline.workingDays, cal)
+    : addCalendarDays(start, deadline.calendarDays, cal);
+}
+
+function remindAtFor(createdAt: string, dueAt: string, policy: Policy): string {
+  const t = Date.parse(dueAt) - policy.reminderBeforeHours * 3600_000;
+  return new Date(Math.max(t, Date.parse(createdAt))).toISOString();
+}
+
+export function openTask(
+  book: Book,
+  spec: { type: TaskType; agency: string; context?: Record<string, string | number> },
+  now: string,
+): Task {
+  book.taskSeq += 1;
+  const dueAt = dueFrom(now, book.policy.taskDeadlines[spec.type], book.calendar);
+  const task: Task = {
+    id: `${book.workflowId}.t${book.taskSeq}`,
+    type: spec.type,
+    agency: spec.agency,
+    regionCode: book.regionCode,
+    workflowId: book.workflowId,
+    status: 'open',
+    assignee: null,
+    createdAt: now,
+    dueAt,
+    remindAt: remindAtFor(now, dueAt, book.policy),
+    remindedAt: null,
+    escalatedAt: null,
+    escalatedTo: null,
+    pausedRemainingMs: null,
+    context: spec.context ?? {},
+    completedAt: null,
+    completedBy: null,
+    result: null,
+  };
+  book.tasks[task.id] = task;
+  touch(book, task);
+  record(book, 'task.opened', now, { type: task.type, agency: task.agency, dueAt }, null, task.id);
+  return task;
+}
+
+export function isActive(task: Task): boolean {
+  return task.status === 'open' || task.status === 'awaiting_correction';
+}
+
+export function activeTasks(book: Book, type?: TaskType): Task[] {
+  return Object.values(book.tasks).filter((t) => isActive(t) && (!type || t.type === type));
+}
+
+export function closeTask(book: Book, task: Task, now: string, actor: Actor, result: unknown): void {
+  task.status = 'completed';
+  task.completedAt = now;
+  task.completedBy = actor.id;
+  task.result = result;
+  touch(book, task);
+  record(book, 'task.completed', now, { type: task.type, result }, actor, task.id);
+}
+
+export function cancelTask(book: Book, task: Task, now: string, reason: string): void {
+  if (!isActive(task)) return;
+  task.status = 'cancelled';
+  task.completedAt = now;
+  touch(book, task);
+  record(book, 'task.cancelled', now, { type: task.type, reason }, null, task.id);
+}
+
+/** Closed tasks are dropped from workflow state (they live on in the database) to keep it small. */
+export function pruneClosedTasks(book: Book): void {
+  for (const [id, t] of Object.entries(book.tasks)) {
+    if (!isActive(t) && !book.dirtyTasks.includes(id)) delete book.tasks[id];
+  }
+}
+
+export function getActiveTask(book: Book, taskId: string): Task {
+  const task = book.tasks[taskId];
+  if (!task) throw new DomainError('task_not_found', `task ${taskId} is not on this case`);
+  if (!isActive(task)) throw new DomainError('task_not_open', `task ${taskId} is ${task.status}`);
+  return task;
+}
+
+/** Reminders and escalations that have come due. Nothing is dropped when a deadline passes. */
+export function tickTasks(book: Book, now: string): void {
+  if (book.hold) return;
+  const t = Date.parse(now);
+  for (const task of Object.values(book.tasks)) {
+    if (task.status !== 'open') continue;
+    if (!task.remindedAt && t >= Date.parse(task.remindAt)) {
+      task.remindedAt = now;
+      touch(book, task);
+      record(book, 'task.reminded', now, { type: task.type, agency: task.agency, dueAt: task.dueAt }, null, task.id);
+    }
+    if (!task.escalatedAt && t >= Date.parse(task.dueAt)) {
+      const target = book.policy.escalation.byTaskType[task.type] ?? book.policy.escalation.default;
+      task.escalatedAt = now;
+      task.escalatedTo = { agency: target.agency === 'owner' ? task.agency : target.agency, role: target.role };
+      touch(book, task);
+      record(book, 'task.escalated', now, { type: task.type, dueAt: task.dueAt, to: task.escalatedTo }, null, task.id);
+    }
+  }
+}
+
+export function nextTaskWake(book: Book): number | undefined {
+  if (book.hold) return undefined;
+  let next: number | undefined;
+  for (const task of Object.values(book.tasks)) {
+    if (task.status !== 'open') continue;
+    const candidates = [task.remindedAt ? undefined : task.remindAt, task.escalatedAt ? undefined : task.dueAt];
+    for (const c of candidates) if (c) next = Math.min(next ?? Infinity, Date.parse(c));
+  }
+  return next;
+}
+
+export function returnForCorrection(book: Book, taskId: string, reason: string, now: string, actor: Actor): Task {
+  const task = getActiveTask(book, taskId);
+  if (task.status !== 'open') throw new DomainError('task_not_open', `task ${taskId} is already awaiting correction`);
+  task.status = 'awaiting_correction';
+  task.pausedRemainingMs = Math.max(0, Date.parse(task.dueAt) - Date.parse(now));
+  touch(book, task);
+  record(book, 'task.returned_for_correction', now, { reason, remainingMs: task.pausedRemainingMs }, actor, task.id);
+  return task;
+}
+
+export function correctionReceived(book: Book, taskId: string, now: string, actor: Actor): Task {
+  const task = getActiveTask(book, taskId);
+  if (task.status !== 'awaiting_correction')
+    throw new DomainError('task_not_awaiting_correction', `task ${taskId} is not waiting for a correction`);
+  const dueAt = new Date(Date.parse(now) + (task.pausedRemainingMs ?? 0)).toISOString();
+  setDue(book, task, dueAt, now);
+  task.status = 'open';
+  task.pausedRemainingMs = null;
+  record(book, 'task.correction_received', now, { dueAt }, actor, task.id);
+  return task;
+}
+
+function setDue(book: Book, task: Task, dueAt: string, now: string): void {
+  task.dueAt = dueAt;
+  task.remindAt = remindAtFor(now, dueAt, book.policy);
+  if (Date.parse(task.remindAt) > Date.parse(now)) task.remindedAt = null;
+  task.escalatedAt = null;
+  task.escalatedTo = null;
+  touch(book, task);
+}
+
+export function extendDeadline(
+  book: Book,
+  taskId: string,
+  by: Deadline,
+  reason: string,
+  now: string,
+  actor: Actor,
+): Task {
+  const task = getActiveTask(book, taskId);
+  const from = Date.parse(task.dueAt) > Date.parse(now) ? task.dueAt : now;
+  const dueAt = dueFrom(from, by, book.calendar);
+  setDue(book, task, dueAt, now);
+  record(book, 'task.deadline_extended', now, { dueAt, by, reason }, actor, task.id);
+  return task;
+}
+
+/** Shifts every open clock by the time spent on hold, so a hold neither eats nor adds time. */
+export function shiftClocks(book: Book, ms: number): void {
+  for (const task of Object.values(book.tasks)) {
+    if (task.status !== 'open') continue;
+    task.dueAt = new Date(Date.parse(task.dueAt) + ms).toISOString();
+    task.remindAt = new Date(Date.parse(task.remindAt) + ms).toISOString();
+    touch(book, task);
+  }
+}
+
+export function shiftIso(iso: string | null, ms: number): string | null {
+  return iso === null ? null : new Date(Date.parse(iso) + ms).toISOString();
+}
+
+export function addMonths(iso: string, months: number): string {
+  const d = new Date(iso);
+  const day = d.getUTCDate();
+  d.setUTCDate(1);
+  d.setUTCMonth(d.getUTCMonth() + months);
+  const last = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 0)).getUTCDate();
+  d.setUTCDate(Math.min(day, last));
+  return d.toISOString();
+}

@@ -1,5 +1,0 @@
--- CreateTable
-CREATE TABLE "Probe" (
-    "id" TEXT NOT NULL,
-    CONSTRAINT "Probe_pkey" PRIMARY KEY ("id")
-);

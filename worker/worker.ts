@@ -1,0 +1,22 @@
+import { Worker, type NativeConnection } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import type { Db } from '../db/client';
+
+/** A worker for the household-case task queue; workflows are bundled from `workflows/index.ts`. */
+export async function createWorker(opts: {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  db: Db;
+  maxConcurrentActivityTaskExecutions?: number;
+}): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    workflowsPath: require.resolve('../workflows'),
+    activities: createActivities({ db: opts.db }),
+    // Size activity concurrency to the database pool (TEMPORAL-NOTES trap 8).
+    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 10,
+  });
+}

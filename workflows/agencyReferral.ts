@@ -1,0 +1,230 @@
+import {
+  allHandlersFinished,
+  condition,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  getExternalWorkflowHandle,
+  setHandler,
+} from '@temporalio/workflow';
+import { regionWithin, type Actor } from '../domain/agencies';
+import type { WorkingDayCalendar } from '../domain/calendar/workingDays';
+import type { AgencyReferral, CompleteTaskInput, ActInput } from '../domain/journey/state';
+import { ActInputSchema, CompleteTaskInputSchema } from '../domain/journey/state';
+import {
+  DomainError,
+  activeTasks,
+  cancelTask,
+  closeTask,
+  extendDeadline,
+  getActiveTask,
+  nextTaskWake,
+  openTask,
+  record,
+  tickTasks,
+  touch,
+  type Book,
+} from '../domain/journey/taskBook';
+import type { Policy } from '../domain/policy';
+import { forms, type FormOf } from '../domain/taskTypes';
+import { createFlusher, guard, nowIso, toFailure } from './shared';
+
+export interface AgencyReferralInput {
+  referralId: string;
+  caseId: string;
+  parentWorkflowId: string;
+  measure: string;
+  agency: string;
+  regionCode: string;
+  waitlist: boolean;
+  policy: Policy;
+  calendar: WorkingDayCalendar;
+}
+
+export interface ReferralView {
+  referralId: string;
+  measure: string;
+  agency: string;
+  status: AgencyReferral['status'];
+  waitlistPosition: number | null;
+  outcome: Record<string, unknown> | null;
+  openTasks: Array<{ id: string; type: string; dueAt: string; status: string }>;
+}
+
+export const completeReferralTask = defineUpdate<ReferralView, [CompleteTaskInput]>('completeTask');
+export const referralAct = defineUpdate<ReferralView, [ActInput]>('act');
+export const revokeReferral = defineSignal<[string]>('revokeReferral');
+export const referralState = defineQuery<ReferralView>('referralState');
+
+/**
+ * A measure owned by another agency (e.g. public rental housing with 住建): the agency accepts,
+ * declines with a coded reason, or waitlists within its deadline, then reports the outcome. Every
+ * change is signalled to the household case, which may have continued-as-new meanwhile.
+ */
+export async function agencyReferral(input: AgencyReferralInput): Promise<ReferralView> {
+  const book: Book = {
+    workflowId: input.referralId,
+    caseId: input.caseId,
+    regionCode: input.regionCode,
+    tasks: {},
+    taskSeq: 0,
+    eventSeq: 0,
+    outbox: [],
+    dirtyTasks: [],
+    lastEventAt: null,
+    policy: input.policy,
+    calendar: input.calendar,
+    hold: null,
+  };
+  let status: AgencyReferral['status'] = 'pending';
+  let waitlistPosition: number | null = null;
+  let outcome: Record<string, unknown> | null = null;
+  let changes = 0;
+  const flush = createFlusher(book, () => null);
+  const ended = () => ['declined', 'granted', 'refused', 'revoked'].includes(status);
+  const view = (): ReferralView => ({
+    referralId: input.referralId,
+    measure: input.measure,
+    agency: input.agency,
+    status,
+    waitlistPosition,
+    outcome,
+    openTasks: activeTasks(book).map((t) => ({ id: t.id, type: t.type, dueAt: t.dueAt, status: t.status })),
+  });
+
+  async function report(): Promise<void> {
+    await flush();
+    try {
+      await getExternalWorkflowHandle(input.parentWorkflowId).signal('referralUpdate', {
+        referralId: input.referralId,
+        status,
+        waitlistPosition,
+        outcome,
+      });
+    } catch {
+      // The case has ended; the referral's own record in the database is all that remains to keep.
+    }
+  }
+
+  function assertActor(actor: Actor): void {
+    if (actor.agency !== input.agency)
+      throw new DomainError('forbidden', `this referral belongs to agency ${input.agency}, not ${actor.agency}`);
+    if (!regionWithin(input.regionCode, actor.region))
+      throw new DomainError('forbidden', `actor ${actor.id} does not cover region ${input.regionCode}`);
+  }
+
+  function validate(cmd: CompleteTaskInput) {
+    const parsed = CompleteTaskInputSchema.parse(cmd);
+    assertActor(parsed.actor);
+    const task = getActiveTask(book, parsed.taskId);
+    if (task.status !== 'open') throw new DomainError('task_not_open', `task ${task.id} is awaiting a correction`);
+    if (parsed.completion.type !== task.type)
+      throw new DomainError('wrong_task_type', `task ${task.id} is a ${task.type}, not a ${parsed.completion.type}`);
+    if (task.assignee && task.assignee !== parsed.actor.id)
+      throw new DomainError('task_claimed', `task ${task.id} is claimed by ${task.assignee}`);
+    const form = forms[task.type].parse(parsed.completion.form);
+    if (task.type === 'referralAcceptance' && (form as FormOf<'referralAcceptance'>).decision === 'waitlist' && !input.waitlist)
+      throw new DomainError('no_waitlist', `measure ${input.measure} has no waiting list`);
+    return { task, form, actor: parsed.actor };
+  }
+
+  setHandler(
+    completeReferralTask,
+    async (cmd) => {
+      const now = nowIso();
+      try {
+        const { task, form, actor } = validate(cmd);
+        closeTask(book, task, now, actor, form);
+        if (task.type === 'referralAcceptance') {
+          const f = form as FormOf<'referralAcceptance'>;
+          if (f.decision === 'decline') {
+            status = 'declined';
+            outcome = { reasonCode: f.reasonCode, note: f.note ?? null };
+          } else {
+            status = f.decision === 'accept' ? 'accepted' : 'waitlisted';
+            waitlistPosition = f.decision === 'waitlist' ? f.position : null;
+            openTask(book, { type: 'referralOutcome', agency: input.agency }, now);
+          }
+        } else {
+          const f = form as FormOf<'referralOutcome'>;
+          status = f.result;
+          outcome = f;
+        }
+        record(book, `referral.${status}`, now, { measure: input.measure, waitlistPosition, outcome }, actor);
+      } catch (err) {
+        toFailure(err);
+      }
+      changes++;
+      await report();
+      return view();
+    },
+    { validator: guard((cmd: CompleteTaskInput) => void validate(cmd)) },
+  );
+
+  function applyAct(book: Book, cmd: ActInput, now: string): void {
+    const { actor, command } = ActInputSchema.parse(cmd);
+    assertActor(actor);
+    switch (command.action) {
+      case 'claim':
+      case 'release': {
+        const t = getActiveTask(book, command.taskId);
+        if (command.action === 'claim' && t.assignee && t.assignee !== actor.id)
+          throw new DomainError('task_claimed', `task ${t.id} is claimed by ${t.assignee}`);
+        t.assignee = command.action === 'claim' ? actor.id : null;
+        touch(book, t);
+        record(book, `task.${command.action === 'claim' ? 'claimed' : 'released'}`, now, { assignee: t.assignee }, actor, t.id);
+        return;
+      }
+      case 'extendDeadline':
+        extendDeadline(book, command.taskId, command.by, command.reason, now, actor);
+        return;
+      case 'comment':
+        record(book, 'case.comment', now, { text: command.text }, actor, command.taskId);
+        return;
+      default:
+        throw new DomainError('unsupported_action', `${command.action} is not an action on a referral`);
+    }
+  }
+
+  setHandler(
+    referralAct,
+    async (cmd) => {
+      try {
+        applyAct(book, cmd, nowIso());
+      } catch (err) {
+        toFailure(err);
+      }
+      changes++;
+      await flush();
+      return view();
+    },
+    // Validators must not change state: dry-run the action on a copy.
+    { validator: guard((cmd: ActInput) => applyAct(JSON.parse(JSON.stringify(book)) as Book, cmd, nowIso())) },
+  );
+
+  setHandler(revokeReferral, async (reason) => {
+    if (ended()) return;
+    const now = nowIso();
+    for (const t of activeTasks(book)) cancelTask(book, t, now, `referral revoked: ${reason}`);
+    status = 'revoked';
+    outcome = { reason };
+    record(book, 'referral.revoked', now, { reason });
+    changes++;
+    await report();
+  });
+
+  setHandler(referralState, view);
+
+  openTask(book, { type: 'referralAcceptance', agency: input.agency }, nowIso());
+  await flush();
+  while (!ended()) {
+    const wake = nextTaskWake(book);
+    const seen = changes;
+    await condition(() => changes !== seen, wake === undefined ? undefined : Math.max(1, wake - Date.now()));
+    tickTasks(book, nowIso());
+    await flush();
+  }
+  await condition(allHandlersFinished);
+  await flush();
+  return view();
+}

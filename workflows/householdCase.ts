@@ -1,0 +1,216 @@
+import {
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  getExternalWorkflowHandle,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { CaseRow } from '../activities/projection';
+import {
+  applyAction,
+  applyReferralUpdate,
+  caseView,
+  completeTask as completeTaskTransition,
+  isEnded,
+  markPaid,
+  nextWake,
+  startCase,
+  tick,
+  validateAction,
+  validateCompletion,
+  type CaseView,
+  type ReferralUpdate,
+} from '../domain/journey/machine';
+import {
+  ActInputSchema,
+  CompleteTaskInputSchema,
+  type ActInput,
+  type CaseState,
+  type CompleteTaskInput,
+  type Effect,
+  type StartInput,
+} from '../domain/journey/state';
+import { measureByCode } from '../domain/measures';
+import { agencyReferral, revokeReferral } from './agencyReferral';
+import { createFlusher, disburseAid, guard, nowIso, toFailure } from './shared';
+
+// Messages, next to the workflow (wire name = variable name).
+export const completeTask = defineUpdate<CaseView, [CompleteTaskInput]>('completeTask');
+export const act = defineUpdate<CaseView, [ActInput]>('act');
+export const referralUpdate = defineSignal<[ReferralUpdate]>('referralUpdate');
+export const caseState = defineQuery<CaseView>('caseState');
+
+export type HouseholdCaseInput = { start: StartInput } | { resume: CaseState };
+
+/**
+ * One household's journey, from referral to closure, safety-net handoff or withdrawal. Every rule is
+ * in `domain/journey/machine`; this function owns the clock, the messages and the side effects.
+ */
+export async function householdCase(input: HouseholdCaseInput): Promise<CaseView> {
+  const info = workflowInfo();
+  const state: CaseState =
+    'resume' in input
+      ? input.resume
+      : startCase(input.start, { workflowId: info.workflowId, caseId: info.firstExecutionRunId }, nowIso());
+  let changes = 0;
+  const flush = createFlusher(state, () => caseRow(state));
+
+  async function settle(): Promise<void> {
+    while (state.effects.length) await runEffect(state.effects.shift()!);
+    await flush();
+  }
+
+  async function runEffect(e: Effect): Promise<void> {
+    switch (e.kind) {
+      case 'startReferral':
+        await startChild(agencyReferral, {
+          workflowId: e.referralId,
+          // The case may continue-as-new while a referral runs; the child reports by signal.
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+          args: [
+            {
+              referralId: e.referralId,
+              caseId: state.caseId,
+              parentWorkflowId: state.workflowId,
+              measure: e.measure,
+              agency: e.agency,
+              regionCode: state.regionCode,
+              waitlist: measureByCode(e.measure)?.waitlist ?? false,
+              policy: state.policy,
+              calendar: state.calendar,
+            },
+          ],
+        });
+        return;
+      case 'revokeReferral':
+        try {
+          await getExternalWorkflowHandle(e.referralId).signal(revokeReferral, e.reason);
+        } catch {
+          // Already finished: its outcome has reached us, nothing to revoke.
+        }
+        return;
+      case 'disburse':
+        await disburseAid({ ...e, caseId: state.caseId });
+        markPaid(state, e.paymentId, nowIso());
+        return;
+    }
+  }
+
+  setHandler(
+    completeTask,
+    async (cmd) => {
+      try {
+        completeTaskTransition(state, cmd, nowIso());
+      } catch (err) {
+        toFailure(err);
+      }
+      changes++;
+      await settle();
+      return caseView(state);
+    },
+    { validator: guard((cmd: CompleteTaskInput) => void validateCompletion(state, CompleteTaskInputSchema.parse(cmd))) },
+  );
+
+  setHandler(
+    act,
+    async (cmd) => {
+      try {
+        applyAction(state, cmd.actor, cmd.command, nowIso());
+      } catch (err) {
+        toFailure(err);
+      }
+      changes++;
+      await settle();
+      return caseView(state);
+    },
+    {
+      validator: guard((cmd: ActInput) => {
+        const parsed = ActInputSchema.parse(cmd);
+        validateAction(state, parsed.actor, parsed.command);
+      }),
+    },
+  );
+
+  setHandler(referralUpdate, async (u) => {
+    applyReferralUpdate(state, u, nowIso());
+    changes++;
+    await settle();
+  });
+
+  setHandler(caseState, () => caseView(state));
+
+  await settle();
+  while (!isEnded(state)) {
+    const wake = nextWake(state);
+    if (wake === undefined || wake > Date.now()) {
+      const seen = changes;
+      await condition(() => changes !== seen, wake === undefined ? undefined : wake - Date.now());
+    }
+    tick(state, nowIso());
+    await settle();
+    const { continueAsNewSuggested, historyLength } = workflowInfo();
+    if ((continueAsNewSuggested || historyLength > state.policy.maxHistoryEvents) && !isEnded(state)) {
+      // Hand the whole state (open tasks, schedule, paid-to-date totals) to a fresh run.
+      await condition(allHandlersFinished);
+      await settle();
+      return continueAsNew<typeof householdCase>({ resume: state });
+    }
+  }
+  await condition(allHandlersFinished);
+  await settle();
+  return caseView(state);
+}
+
+function maskId(id: string): string {
+  return `${id.slice(0, 3)}***********${id.slice(-4)}`;
+}
+
+/** The row the database projection keeps for this case. */
+export function caseRow(s: CaseState): CaseRow {
+  const view = caseView(s);
+  return {
+    id: s.caseId,
+    workflowId: s.workflowId,
+    householdKey: s.householdKey,
+    regionCode: s.regionCode,
+    stage: s.stage,
+    tier: s.survey?.tier ?? null,
+    causes: s.survey?.causes ?? [],
+    headName: s.household.headName,
+    idNumberMasked: maskId(s.household.idNumber),
+    fileNumber: s.filing?.fileNumber ?? null,
+    openedAt: s.openedAt,
+    filedAt: s.filing?.filedAt ?? null,
+    endedAt: s.ending?.at ?? null,
+    onHold: s.hold !== null,
+    policyVersion: s.policy.version,
+    lastEventAt: s.lastEventAt ?? s.openedAt,
+    eventSeq: s.eventSeq,
+    facts: {
+      idNumber: s.household.idNumber,
+      phone: s.household.phone ?? null,
+      address: s.household.address ?? null,
+      comparison: s.comparison,
+      survey: s.survey,
+      consent: s.consent,
+    },
+    summary: {
+      referrals: s.referrals,
+      agencyReferrals: view.referrals,
+      payments: view.payments,
+      paidByYear: s.paidByYear,
+      plan: s.plan,
+      notice: s.notice,
+      schedule: s.schedule,
+      reopenCount: s.reopenCount,
+      ending: s.ending,
+      hold: s.hold,
+    },
+  };
+}
