@@ -23,8 +23,9 @@ bindir() {
     return
   fi
   local c
-  c="$(ls -1d /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | sort -V | tail -n1 || true)"
-  [[ -n "$c" ]] && dirname "$c"
+  # sort -V so 9.6 < 15; an unmatched glob stays literal and fails the -x test.
+  c="$(printf '%s\n' /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -n1)"
+  [[ -x "$c" ]] && dirname "$c"
 }
 
 BIN="$(bindir || true)"

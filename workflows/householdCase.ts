@@ -9,6 +9,7 @@ import {
   getExternalWorkflowHandle,
   setHandler,
   startChild,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CaseRow } from '../activities/projection';
@@ -38,6 +39,7 @@ import {
 } from '../domain/journey/state';
 import { measureByCode } from '../domain/measures';
 import { agencyReferral, revokeReferral } from './agencyReferral';
+import { CaseStage, HouseholdKey, RegionCode } from './searchAttributes';
 import { createFlusher, disburseAid, guard, nowIso, toFailure } from './shared';
 
 // Messages, next to the workflow (wire name = variable name).
@@ -61,8 +63,17 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
   let changes = 0;
   const flush = createFlusher(state, () => caseRow(state));
 
+  let indexedStage: string | null = null;
   async function settle(): Promise<void> {
     while (state.effects.length) await runEffect(state.effects.shift()!);
+    if (indexedStage !== state.stage) {
+      indexedStage = state.stage;
+      upsertSearchAttributes([
+        { key: CaseStage, value: state.stage },
+        { key: RegionCode, value: state.regionCode },
+        { key: HouseholdKey, value: state.householdKey },
+      ]);
+    }
     await flush();
   }
 
