@@ -9,7 +9,16 @@ import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-util
  * exactly as `prisma migrate deploy` does, so either tool can take over the same database.
  */
 export const MIGRATIONS_DIR = path.resolve(__dirname, '../prisma/migrations');
-export const SCHEMA_PATH = path.resolve(__dirname, '../prisma/schema.prisma');
+export const SCHEMA_DIR = path.resolve(__dirname, '../prisma/schema');
+
+/** The schema is a folder of .prisma files (one per area). */
+export function readSchemaFiles(): Array<{ path: string; content: string }> {
+  return fs
+    .readdirSync(SCHEMA_DIR)
+    .filter((f) => f.endsWith('.prisma'))
+    .sort()
+    .map((f) => ({ path: path.join(SCHEMA_DIR, f), content: fs.readFileSync(path.join(SCHEMA_DIR, f), 'utf8') }));
+}
 
 // The package is ESM and imports its .wasm as a module (experimental on Node 20); instantiating
 // the bytes ourselves avoids the --experimental-wasm-modules flag.
@@ -48,10 +57,9 @@ const noFilters = { externalTables: [], externalEnums: [] };
 
 async function withEngine<T>(connectionString: string, fn: (engine: Engine) => Promise<T>): Promise<T> {
   const { SchemaEngine } = await loadEngineModule();
-  const schema = fs.readFileSync(SCHEMA_PATH, 'utf8');
   const factory = new PrismaPg({ connectionString, max: 1 });
   const engine = await SchemaEngine.new(
-    { datamodels: [['schema.prisma', schema]] },
+    { datamodels: readSchemaFiles().map((f) => [f.path, f.content] as [string, string]) },
     () => {},
     bindMigrationAwareSqlAdapterFactory(factory),
   );
@@ -97,10 +105,9 @@ export async function migrate(connectionString: string): Promise<string[]> {
 /** The SQL that builds schema.prisma from an empty database (used by the drift test). */
 export async function schemaToSql(connectionString: string): Promise<string> {
   return withEngine(connectionString, async (engine) => {
-    const schema = fs.readFileSync(SCHEMA_PATH, 'utf8');
     const out = await engine.diff({
       from: { tag: 'empty' },
-      to: { tag: 'schemaDatamodel', files: [{ path: 'schema.prisma', content: schema }] },
+      to: { tag: 'schemaDatamodel', files: readSchemaFiles() },
       script: true,
       exitCode: null,
       filters: noFilters,

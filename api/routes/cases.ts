@@ -109,6 +109,8 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
   r.post('/tasks/:id/complete', async (req, res) => {
     const task = await visibleTask(req);
     const completion = parse(TaskCompletionSchema, req.body);
+    if (task.status === 'completed' || task.status === 'cancelled')
+      throw new Problem(409, 'task_not_open', `task ${task.id} is ${task.status}`, undefined, { task: taskSummary(task) });
     const view = await client.workflow.getHandle(task.workflowId).executeUpdate(completeTask, {
       args: [{ taskId: task.id, actor: actorOf(principalOf(req)), completion }],
     });

@@ -1,0 +1,12 @@
+/**
+ * `npm run db:schema-sql`: prints the SQL that builds prisma/schema from an empty database (Prisma's
+ * own engine, as WASM). Use it to write a new migration; the drift test checks the result.
+ */
+import { schemaToSql } from '../db/migrate';
+
+schemaToSql(process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:1/unused')
+  .then((sql) => process.stdout.write(sql))
+  .catch((err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
