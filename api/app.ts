@@ -8,6 +8,8 @@ import { Problem, errorHandler } from './errors';
 import { log } from './log';
 import { caseRoutes } from './routes/cases';
 import { healthRoutes } from './routes/health';
+import { integrationRoutes } from './routes/integrations';
+import { monitorRoutes } from './routes/monitor';
 
 export interface AppDeps {
   config: Config;
@@ -38,6 +40,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.json({ limit: '1mb' }));
   app.use(healthRoutes(deps));
   app.use('/v1', requireStaff(deps.config.JWT_SECRET), caseRoutes(deps));
+  app.use('/v1', requireStaff(deps.config.JWT_SECRET), monitorRoutes(deps));
+  app.use('/v1', requireStaff(deps.config.JWT_SECRET), integrationRoutes(deps));
   app.use((req, _res, next) => next(new Problem(404, 'not_found', `no route ${req.method} ${req.path}`)));
   app.use(errorHandler);
   return app;

@@ -41,7 +41,17 @@ export function verifyToken(token: string, secret: string, nowMs = Date.now()): 
   return claims.data;
 }
 
-export function actorOf(claims: Claims): Actor {
+/** Who is calling: a staff member (JWT) or an integrator system (API key), scoped to agency and region. */
+export interface Principal {
+  kind: 'staff' | 'integrator';
+  sub: string;
+  agency: string;
+  roles: Claims['roles'];
+  region: string;
+  name?: string;
+}
+
+export function actorOf(claims: Principal): Actor {
   return { id: claims.sub, agency: claims.agency, roles: claims.roles, region: claims.region };
 }
 
@@ -50,7 +60,8 @@ export function requireStaff(secret: string): RequestHandler {
     const h = req.headers.authorization;
     if (!h?.startsWith('Bearer ')) return next(new Problem(401, 'unauthenticated', 'send Authorization: Bearer <token>'));
     try {
-      req.principal = verifyToken(h.slice(7), secret);
+      const c = verifyToken(h.slice(7), secret);
+      req.principal = { kind: 'staff', sub: c.sub, agency: c.agency, roles: c.roles, region: c.region, name: c.name };
       next();
     } catch (err) {
       next(err);

@@ -1,10 +1,10 @@
-import type { Claims } from './auth';
+import type { Principal } from './auth';
 
 declare global {
   namespace Express {
     interface Request {
       requestId: string;
-      principal?: Claims;
+      principal?: Principal;
     }
   }
 }
