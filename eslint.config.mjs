@@ -20,13 +20,28 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:*', 'fs', 'path', 'crypto', 'http', 'https', 'os', 'child_process'], message: 'Workflow code must be deterministic: no Node built-ins.' },
-            { group: ['**/generated/**', '@prisma/*', 'pg', 'express'], message: 'Workflow code must not do I/O.' },
-            { group: ['**/activities/*', '!**/activities/types'], message: 'Import activities with `import type` only.', allowTypeImports: true },
+            {
+              group: ['node:*', 'fs', 'path', 'crypto', 'http', 'https', 'os', 'child_process'],
+              message: 'Workflow code must be deterministic: no Node built-ins.',
+            },
+            {
+              group: ['**/generated/**', '@prisma/*', 'pg', 'express'],
+              message: 'Workflow code must not do I/O.',
+            },
+            {
+              group: ['**/activities/*', '!**/activities/types'],
+              message: 'Import activities with `import type` only.',
+              allowTypeImports: true,
+            },
           ],
         },
       ],
     },
+  },
+  {
+    // Tests read arbitrary JSON responses.
+    files: ['test/**/*.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
     files: ['**/*.mjs', '**/*.cjs', '**/*.js'],

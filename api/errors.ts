@@ -36,7 +36,11 @@ const titles: Record<number, string> = {
 };
 
 export function zodIssues(err: ZodError, prefix: string[] = []): FieldIssue[] {
-  return err.issues.map((i) => ({ path: [...prefix, ...i.path.map(String)].join('.'), message: i.message, code: i.code }));
+  return err.issues.map((i) => ({
+    path: [...prefix, ...i.path.map(String)].join('.'),
+    message: i.message,
+    code: i.code,
+  }));
 }
 
 /** Business error types raised by workflows (DomainError codes) and the HTTP status each means. */
@@ -44,7 +48,10 @@ const statusByFailure: Record<string, number> = {
   invalid_input: 400,
   invalid_form: 400,
   wrong_task_type: 400,
+  invalid_measure: 400,
+  wrong_workflow: 400,
   forbidden: 403,
+  maker_checker: 403,
   task_not_found: 404,
   referral_not_found: 404,
   task_not_open: 409,
@@ -55,6 +62,16 @@ const statusByFailure: Record<string, number> = {
   not_on_hold: 409,
   referral_closed: 409,
   exit_already_proposed: 409,
+  not_filed: 409,
+  not_in_public_notice: 409,
+  not_appealable: 409,
+  not_assisting: 409,
+  not_in_gradual_exit: 409,
+  no_survey_no_file: 409,
+  no_deliberation_no_file: 409,
+  no_notice_no_file: 409,
+  no_signature_no_file: 409,
+  // Everything else a workflow refuses (over_annual_cap, unsupported_action, no_waitlist, ...) is 422.
 };
 
 export function problemFromFailure(err: unknown): Problem | undefined {
@@ -62,10 +79,17 @@ export function problemFromFailure(err: unknown): Problem | undefined {
   if (cause instanceof ApplicationFailure && cause.type) {
     const status = statusByFailure[cause.type] ?? 422;
     const details = cause.details?.[0];
-    const errors = Array.isArray(details) ? (details as Array<{ path: string[]; message: string; code: string }>).map((d) => ({ path: d.path.join('.'), message: d.message, code: d.code })) : undefined;
+    const errors = Array.isArray(details)
+      ? (details as Array<{ path: string[]; message: string; code: string }>).map((d) => ({
+          path: d.path.join('.'),
+          message: d.message,
+          code: d.code,
+        }))
+      : undefined;
     return new Problem(status, cause.type, cause.message, errors);
   }
-  if (err instanceof WorkflowNotFoundError) return new Problem(404, 'case_not_found', 'no running case for that ID');
+  if (err instanceof WorkflowNotFoundError)
+    return new Problem(409, 'case_ended', 'the workflow hosting this is no longer running');
   return undefined;
 }
 
@@ -82,14 +106,25 @@ export function problemBody(p: Problem, req: Request) {
   };
 }
 
-export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
+export const errorHandler: ErrorRequestHandler = (err, req, res, next) => {
+  if (res.headersSent) return next(err);
   let p: Problem;
   if (err instanceof Problem) p = err;
-  else if (err instanceof ZodError) p = new Problem(400, 'invalid_input', 'the request does not match its schema', zodIssues(err));
-  else if ((err as { type?: string }).type === 'entity.parse.failed') p = new Problem(400, 'invalid_json', 'the body is not valid JSON');
+  else if (err instanceof ZodError)
+    p = new Problem(400, 'invalid_input', 'the request does not match its schema', zodIssues(err));
+  else if ((err as { type?: string }).type === 'entity.parse.failed')
+    p = new Problem(400, 'invalid_json', 'the body is not valid JSON');
+  else if ((err as { type?: string }).type === 'entity.too.large')
+    p = new Problem(400, 'body_too_large', 'the body exceeds 1 MB');
   else {
-    p = problemFromFailure(err) ?? new Problem(500, 'internal', 'an unexpected error occurred; quote the request ID');
-    if (p.status >= 500) log('error', 'request failed', { requestId: req.requestId, err: err instanceof Error ? err.stack : String(err) });
+    p =
+      problemFromFailure(err) ??
+      new Problem(500, 'internal', 'an unexpected error occurred; quote the request ID');
+    if (p.status >= 500)
+      log('error', 'request failed', {
+        requestId: req.requestId,
+        err: err instanceof Error ? err.stack : String(err),
+      });
   }
   res.status(p.status).type('application/problem+json').json(problemBody(p, req));
 };

@@ -29,7 +29,10 @@ export const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   DATA_DIR: z.string().min(1).default('.data'),
   /** Secret for household keys (HMAC of the ID number) and so for workflow IDs; never change it. */
-  HOUSEHOLD_KEY_SECRET: z.string().min(16, 'must be at least 16 characters').default('dev-only-household-key-secret'),
+  HOUSEHOLD_KEY_SECRET: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .default('dev-only-household-key-secret'),
   /** HS256 secret for staff bearer tokens (an OIDC provider's JWKS can replace it: docs/ARCHITECTURE.md). */
   JWT_SECRET: z.string().min(16, 'must be at least 16 characters').default('dev-only-jwt-secret-change-me'),
   /** Ports of the embedded services of the quick start. */

@@ -17,14 +17,21 @@ export function readSchemaFiles(): Array<{ path: string; content: string }> {
     .readdirSync(SCHEMA_DIR)
     .filter((f) => f.endsWith('.prisma'))
     .sort()
-    .map((f) => ({ path: path.join(SCHEMA_DIR, f), content: fs.readFileSync(path.join(SCHEMA_DIR, f), 'utf8') }));
+    .map((f) => ({
+      path: path.join(SCHEMA_DIR, f),
+      content: fs.readFileSync(path.join(SCHEMA_DIR, f), 'utf8'),
+    }));
 }
 
 // The package is ESM and imports its .wasm as a module (experimental on Node 20); instantiating
 // the bytes ourselves avoids the --experimental-wasm-modules flag.
 interface SchemaEngineModule {
   SchemaEngine: {
-    new: (opts: { datamodels: [string, string][] }, log: (msg: string) => void, adapter: object) => Promise<Engine>;
+    new: (
+      opts: { datamodels: [string, string][] },
+      log: (msg: string) => void,
+      adapter: object,
+    ) => Promise<Engine>;
   };
 }
 interface Engine {
@@ -55,9 +62,29 @@ async function loadEngineModule(): Promise<SchemaEngineModule> {
 
 const noFilters = { externalTables: [], externalEnums: [] };
 
+/**
+ * adapter-pg's `executeScript` splits a migration on every `;`, which breaks function and trigger
+ * bodies (`$$ ... ; ... $$`). Prisma's native engine sends a migration whole; so do we: one
+ * simple-protocol query, which PostgreSQL runs as a single implicit transaction.
+ */
+class WholeScriptPg extends PrismaPg {
+  override async connect() {
+    const adapter = await super.connect();
+    const pool = adapter.underlyingDriver();
+    adapter.executeScript = async (script: string) => {
+      try {
+        await pool.query(script);
+      } catch (error) {
+        (adapter as unknown as { onError(e: unknown): never }).onError(error);
+      }
+    };
+    return adapter;
+  }
+}
+
 async function withEngine<T>(connectionString: string, fn: (engine: Engine) => Promise<T>): Promise<T> {
   const { SchemaEngine } = await loadEngineModule();
-  const factory = new PrismaPg({ connectionString, max: 1 });
+  const factory = new WholeScriptPg({ connectionString, max: 1 });
   const engine = await SchemaEngine.new(
     { datamodels: readSchemaFiles().map((f) => [f.path, f.content] as [string, string]) },
     () => {},

@@ -8,15 +8,13 @@ export const AgencySchema = z.object({
 });
 export type Agency = z.infer<typeof AgencySchema>;
 
-export const agencies: readonly Agency[] = z
-  .array(AgencySchema)
-  .parse([
-    { code: 'union', name: 'Trade union federation', nameZh: '总工会' },
-    { code: 'civil_affairs', name: 'Civil affairs', nameZh: '民政' },
-    { code: 'hr', name: 'Human resources & social security', nameZh: '人社' },
-    { code: 'medical_insurance', name: 'Medical insurance', nameZh: '医保' },
-    { code: 'housing', name: 'Housing', nameZh: '住建' },
-  ]);
+export const agencies: readonly Agency[] = z.array(AgencySchema).parse([
+  { code: 'union', name: 'Trade union federation', nameZh: '总工会' },
+  { code: 'civil_affairs', name: 'Civil affairs', nameZh: '民政' },
+  { code: 'hr', name: 'Human resources & social security', nameZh: '人社' },
+  { code: 'medical_insurance', name: 'Medical insurance', nameZh: '医保' },
+  { code: 'housing', name: 'Housing', nameZh: '住建' },
+]);
 
 const codes = new Set(agencies.map((a) => a.code));
 export const AgencyCodeSchema = z

@@ -38,16 +38,22 @@ export const forms = {
       reason: text.optional(),
     })
     .refine((f) => f.decision === 'withdraw' || (f.consent.dataComparison && f.consent.sharingWithAgencies), {
-      message: 'accepting needs the household’s consent to data comparison and to sharing (no consent, no comparison)',
+      message:
+        'accepting needs the household’s consent to data comparison and to sharing (no consent, no comparison)',
       path: ['consent'],
     })
-    .refine((f) => f.decision === 'accept' || f.reason, { message: 'a withdrawal needs a reason', path: ['reason'] }),
+    .refine((f) => f.decision === 'accept' || f.reason, {
+      message: 'a withdrawal needs a reason',
+      path: ['reason'],
+    }),
   dataComparisonCivil: z.object({
     monthlyIncomeCents: cents,
     realEstateCount: z.number().int().min(0),
     vehicleCount: z.number().int().min(0),
     depositsCents: cents,
-    currentAllowances: z.array(z.enum(['minimum_living_allowance', 'special_hardship', 'temporary_assistance'])),
+    currentAllowances: z.array(
+      z.enum(['minimum_living_allowance', 'special_hardship', 'temporary_assistance']),
+    ),
     notes: text.optional(),
   }),
   dataComparisonHr: z.object({
@@ -82,12 +88,22 @@ export const forms = {
       minutesRef: text,
       reason: text.optional(),
     })
-    .refine((f) => f.decision === 'approve' || f.reason, { message: 'a rejection needs a reason', path: ['reason'] }),
+    .refine((f) => f.decision === 'approve' || f.reason, {
+      message: 'a rejection needs a reason',
+      path: ['reason'],
+    }),
   chairSignOff: z
     .object({ decision: z.enum(['sign', 'reject']), reason: text.optional() })
-    .refine((f) => f.decision === 'sign' || f.reason, { message: 'a rejection needs a reason', path: ['reason'] }),
+    .refine((f) => f.decision === 'sign' || f.reason, {
+      message: 'a rejection needs a reason',
+      path: ['reason'],
+    }),
   assistancePlan: z.discriminatedUnion('route', [
-    z.object({ route: z.literal('assist'), measures: z.array(MeasureCodeSchema).min(1), note: text.optional() }),
+    z.object({
+      route: z.literal('assist'),
+      measures: z.array(MeasureCodeSchema).min(1),
+      note: text.optional(),
+    }),
     z.object({ route: z.literal('safety_net'), reason: text }),
   ]),
   referralAcceptance: z.discriminatedUnion('decision', [
@@ -101,9 +117,15 @@ export const forms = {
   ]),
   aidPaymentApproval: z
     .object({ decision: z.enum(['approve', 'reject']), reason: text.optional() })
-    .refine((f) => f.decision === 'approve' || f.reason, { message: 'a rejection needs a reason', path: ['reason'] }),
+    .refine((f) => f.decision === 'approve' || f.reason, {
+      message: 'a rejection needs a reason',
+      path: ['reason'],
+    }),
   cadreVisit: z.object({ visitedOn: isoDate, notes: text }),
-  quarterlyReview: z.object({ recommendation: z.enum(['continue', 'propose_exit', 'safety_net']), notes: text }),
+  quarterlyReview: z.object({
+    recommendation: z.enum(['continue', 'propose_exit', 'safety_net']),
+    notes: text,
+  }),
   exitApproval: z
     .object({
       decision: z.enum(['approve', 'reject']),
@@ -123,7 +145,10 @@ export const forms = {
       message: 'an exit is approved only when every item of "two haves, five guarantees" is met',
       path: ['checklist'],
     })
-    .refine((f) => f.decision === 'approve' || f.reason, { message: 'a rejection needs a reason', path: ['reason'] }),
+    .refine((f) => f.decision === 'approve' || f.reason, {
+      message: 'a rejection needs a reason',
+      path: ['reason'],
+    }),
   followUpVisit: z
     .object({
       visitedOn: isoDate,
@@ -136,7 +161,10 @@ export const forms = {
     }),
   safetyNetCertificate: z.object({ certificateNo: text, issuedOn: isoDate, submittedTo: text }),
   safetyNetEnrolment: z.discriminatedUnion('decision', [
-    z.object({ decision: z.literal('enrolled'), programme: z.enum(['minimum_living_allowance', 'special_hardship']) }),
+    z.object({
+      decision: z.literal('enrolled'),
+      programme: z.enum(['minimum_living_allowance', 'special_hardship']),
+    }),
     z.object({ decision: z.literal('refused'), reasonCode: ReasonCodeSchema, note: text.optional() }),
   ]),
   appealReview: z.object({ decision: z.enum(['uphold', 'dismiss']), reason: text }),
@@ -167,20 +195,41 @@ export interface TaskTypeInfo {
 
 export const taskTypeInfo: Record<TaskType, TaskTypeInfo> = {
   intakeReview: { agency: 'union', facts: ['idNumber'], title: 'Review the referral and record consent' },
-  dataComparisonCivil: { agency: 'civil_affairs', facts: ['idNumber'], title: 'Compare income, property, vehicles, allowances' },
-  dataComparisonHr: { agency: 'hr', facts: ['idNumber'], title: 'Compare employment and social-insurance records' },
+  dataComparisonCivil: {
+    agency: 'civil_affairs',
+    facts: ['idNumber'],
+    title: 'Compare income, property, vehicles, allowances',
+  },
+  dataComparisonHr: {
+    agency: 'hr',
+    facts: ['idNumber'],
+    title: 'Compare employment and social-insurance records',
+  },
   householdSurvey: { agency: 'union', facts: ['comparison'], title: 'Household survey (进、看、算)' },
-  collectiveDeliberation: { agency: 'union', facts: ['survey', 'incomes', 'health'], title: 'Collective deliberation (议、评)' },
+  collectiveDeliberation: {
+    agency: 'union',
+    facts: ['survey', 'incomes', 'health'],
+    title: 'Collective deliberation (议、评)',
+  },
   chairSignOff: { agency: 'union', role: 'chair', facts: ['survey'], title: 'Chair review and sign-off' },
   assistancePlan: { agency: 'union', facts: ['survey', 'health'], title: 'Draw up the assistance plan' },
   referralAcceptance: { agency: 'referral', facts: ['idNumber'], title: 'Accept or decline the referral' },
   referralOutcome: { agency: 'referral', facts: ['idNumber'], title: 'Report the referral outcome' },
-  aidPaymentApproval: { agency: 'union', role: 'supervisor', facts: ['payments'], title: 'Approve a union aid payment' },
+  aidPaymentApproval: {
+    agency: 'union',
+    role: 'supervisor',
+    facts: ['payments'],
+    title: 'Approve a union aid payment',
+  },
   cadreVisit: { agency: 'union', facts: ['plan'], title: 'Paired-cadre visit (走访慰问)' },
   quarterlyReview: { agency: 'union', facts: ['plan', 'payments'], title: 'Quarterly review (动态调整)' },
   exitApproval: { agency: 'union', role: 'chair', facts: ['plan'], title: 'Approve the exit (两有五保障)' },
   followUpVisit: { agency: 'union', facts: ['plan'], title: 'Gradual-exit follow-up visit' },
   safetyNetCertificate: { agency: 'union', facts: ['survey'], title: 'Issue the safety-net certificate' },
-  safetyNetEnrolment: { agency: 'civil_affairs', facts: ['idNumber', 'incomes'], title: 'Enrol in the government safety net' },
+  safetyNetEnrolment: {
+    agency: 'civil_affairs',
+    facts: ['idNumber', 'incomes'],
+    title: 'Enrol in the government safety net',
+  },
   appealReview: { agency: 'union', role: 'supervisor', facts: ['survey'], title: 'Review an appeal (申诉)' },
 };

@@ -29,7 +29,8 @@ function waitForPort(host: string, port: number, timeoutMs: number, child?: Chil
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
     const attempt = () => {
-      if (child && child.exitCode !== null) return reject(new Error(`temporal server exited with code ${child.exitCode}`));
+      if (child && child.exitCode !== null)
+        return reject(new Error(`temporal server exited with code ${child.exitCode}`));
       const socket = net.connect(port, host);
       socket.once('connect', () => {
         socket.destroy();
@@ -37,7 +38,8 @@ function waitForPort(host: string, port: number, timeoutMs: number, child?: Chil
       });
       socket.once('error', () => {
         socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`nothing listening on ${host}:${port} after ${timeoutMs} ms`));
+        if (Date.now() > deadline)
+          reject(new Error(`nothing listening on ${host}:${port} after ${timeoutMs} ms`));
         else setTimeout(attempt, 200);
       });
     };
@@ -60,19 +62,34 @@ async function main() {
     temporal = spawn(
       bin,
       [
-        'server', 'start-dev',
-        '--ip', host, '--port', port, '--ui-port', String(config.TEMPORAL_UI_PORT),
-        '--namespace', config.TEMPORAL_NAMESPACE,
-        '--db-filename', path.join(dataDir, 'temporal.db'),
-        '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=NORMAL',
-        '--log-level', 'error',
+        'server',
+        'start-dev',
+        '--ip',
+        host,
+        '--port',
+        port,
+        '--ui-port',
+        String(config.TEMPORAL_UI_PORT),
+        '--namespace',
+        config.TEMPORAL_NAMESPACE,
+        '--db-filename',
+        path.join(dataDir, 'temporal.db'),
+        '--sqlite-pragma',
+        'journal_mode=WAL',
+        '--sqlite-pragma',
+        'synchronous=NORMAL',
+        '--log-level',
+        'error',
       ],
       // Own process group: a terminal's Ctrl-C reaches only us, and we stop the server last,
       // after the worker has drained.
       { stdio: ['ignore', 'inherit', 'inherit'], detached: true },
     );
     await waitForPort(host, Number(port), 30_000, temporal);
-    log('info', 'temporal dev server up', { address: config.TEMPORAL_ADDRESS, ui: `http://${host}:${config.TEMPORAL_UI_PORT}` });
+    log('info', 'temporal dev server up', {
+      address: config.TEMPORAL_ADDRESS,
+      ui: `http://${host}:${config.TEMPORAL_UI_PORT}`,
+    });
   }
 
   let databaseUrl = config.DATABASE_URL;
@@ -82,7 +99,10 @@ async function main() {
     stops.push(pg.stop);
     databaseUrl = pg.url;
     poolSize = 1; // PGlite executes one query at a time
-    log('info', 'embedded PGlite up', { dataDir: path.join(dataDir, 'pglite'), port: config.EMBEDDED_PG_PORT });
+    log('info', 'embedded PGlite up', {
+      dataDir: path.join(dataDir, 'pglite'),
+      port: config.EMBEDDED_PG_PORT,
+    });
   }
   const applied = await migrate(databaseUrl);
   log('info', applied.length ? 'migrations applied' : 'database schema up to date', { applied });
@@ -104,7 +124,10 @@ async function main() {
   });
   const workerRun = worker.run();
   const server = await listen(createApp({ config, db, client }), config.PORT);
-  log('info', 'platform ready', { api: `http://127.0.0.1:${server.port}`, readyz: `http://127.0.0.1:${server.port}/readyz` });
+  log('info', 'platform ready', {
+    api: `http://127.0.0.1:${server.port}`,
+    readyz: `http://127.0.0.1:${server.port}/readyz`,
+  });
   printDemoTokens(config.JWT_SECRET);
 
   let stopping = false;

@@ -7,10 +7,17 @@ import { log, fatal } from '../api/log';
 
 async function main() {
   const config = loadConfig();
-  if (!config.DATABASE_URL) throw new Error('Invalid configuration: DATABASE_URL must be set for a separate worker process');
+  if (!config.DATABASE_URL)
+    throw new Error('Invalid configuration: DATABASE_URL must be set for a separate worker process');
   const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   const connection = await connectWorkerConnection(config);
-  const worker = await createWorker({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, db, maxConcurrentActivityTaskExecutions: config.DATABASE_POOL_SIZE });
+  const worker = await createWorker({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    db,
+    maxConcurrentActivityTaskExecutions: config.DATABASE_POOL_SIZE,
+  });
   // Worker.runUntil-style drain: the SDK shuts down on SIGINT/SIGTERM and finishes running tasks.
   log('info', 'worker started', { taskQueue: config.TEMPORAL_TASK_QUEUE });
   await worker.run();

@@ -3,7 +3,10 @@ import { temporal } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
 
 /** Registers the platform's search attributes in a namespace; a no-op when they exist. */
-export async function registerSearchAttributes(connection: ConnectionLike, namespace: string): Promise<string[]> {
+export async function registerSearchAttributes(
+  connection: ConnectionLike,
+  namespace: string,
+): Promise<string[]> {
   const existing = await connection.operatorService.listSearchAttributes({ namespace });
   const missing = SEARCH_ATTRIBUTES.filter((k) => !(k.name in (existing.customAttributes ?? {})));
   if (!missing.length) return [];

@@ -5,7 +5,8 @@ import type { Config } from '../config';
 
 /** The same build talks to a local dev server, a self-hosted cluster with mTLS, or Temporal Cloud. */
 export function connectionOptions(config: Config) {
-  const tlsOn = config.TEMPORAL_TLS || Boolean(config.TEMPORAL_API_KEY) || Boolean(config.TEMPORAL_TLS_CERT_PATH);
+  const tlsOn =
+    config.TEMPORAL_TLS || Boolean(config.TEMPORAL_API_KEY) || Boolean(config.TEMPORAL_TLS_CERT_PATH);
   const tls = !tlsOn
     ? undefined
     : config.TEMPORAL_TLS_CERT_PATH

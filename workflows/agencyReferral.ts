@@ -108,7 +108,10 @@ export async function agencyReferral(input: AgencyReferralInput): Promise<Referr
 
   function assertActor(actor: Actor): void {
     if (actor.agency !== input.agency)
-      throw new DomainError('forbidden', `this referral belongs to agency ${input.agency}, not ${actor.agency}`);
+      throw new DomainError(
+        'forbidden',
+        `this referral belongs to agency ${input.agency}, not ${actor.agency}`,
+      );
     if (!regionWithin(input.regionCode, actor.region))
       throw new DomainError('forbidden', `actor ${actor.id} does not cover region ${input.regionCode}`);
   }
@@ -117,13 +120,21 @@ export async function agencyReferral(input: AgencyReferralInput): Promise<Referr
     const parsed = CompleteTaskInputSchema.parse(cmd);
     assertActor(parsed.actor);
     const task = getActiveTask(book, parsed.taskId);
-    if (task.status !== 'open') throw new DomainError('task_not_open', `task ${task.id} is awaiting a correction`);
+    if (task.status !== 'open')
+      throw new DomainError('task_not_open', `task ${task.id} is awaiting a correction`);
     if (parsed.completion.type !== task.type)
-      throw new DomainError('wrong_task_type', `task ${task.id} is a ${task.type}, not a ${parsed.completion.type}`);
+      throw new DomainError(
+        'wrong_task_type',
+        `task ${task.id} is a ${task.type}, not a ${parsed.completion.type}`,
+      );
     if (task.assignee && task.assignee !== parsed.actor.id)
       throw new DomainError('task_claimed', `task ${task.id} is claimed by ${task.assignee}`);
     const form = forms[task.type].parse(parsed.completion.form);
-    if (task.type === 'referralAcceptance' && (form as FormOf<'referralAcceptance'>).decision === 'waitlist' && !input.waitlist)
+    if (
+      task.type === 'referralAcceptance' &&
+      (form as FormOf<'referralAcceptance'>).decision === 'waitlist' &&
+      !input.waitlist
+    )
       throw new DomainError('no_waitlist', `measure ${input.measure} has no waiting list`);
     return { task, form, actor: parsed.actor };
   }
@@ -172,7 +183,14 @@ export async function agencyReferral(input: AgencyReferralInput): Promise<Referr
           throw new DomainError('task_claimed', `task ${t.id} is claimed by ${t.assignee}`);
         t.assignee = command.action === 'claim' ? actor.id : null;
         touch(book, t);
-        record(book, `task.${command.action === 'claim' ? 'claimed' : 'released'}`, now, { assignee: t.assignee }, actor, t.id);
+        record(
+          book,
+          `task.${command.action === 'claim' ? 'claimed' : 'released'}`,
+          now,
+          { assignee: t.assignee },
+          actor,
+          t.id,
+        );
         return;
       }
       case 'extendDeadline':
@@ -199,7 +217,9 @@ export async function agencyReferral(input: AgencyReferralInput): Promise<Referr
       return view();
     },
     // Validators must not change state: dry-run the action on a copy.
-    { validator: guard((cmd: ActInput) => applyAct(JSON.parse(JSON.stringify(book)) as Book, cmd, nowIso())) },
+    {
+      validator: guard((cmd: ActInput) => applyAct(JSON.parse(JSON.stringify(book)) as Book, cmd, nowIso())),
+    },
   );
 
   setHandler(revokeReferral, async (reason) => {

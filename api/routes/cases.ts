@@ -4,145 +4,204 @@ import { z } from 'zod';
 import { currentPolicyVersion, policies } from '../../domain/policy';
 import { cnMainlandCalendar } from '../../domain/calendar/cn-mainland';
 import { regionWithin } from '../../domain/agencies';
-import { taskTypeInfo, type TaskType } from '../../domain/taskTypes';
 import { ActionSchema, HouseholdSchema, ReferralSchema } from '../../domain/journey/state';
-import { TaskCompletionSchema } from '../../domain/taskTypes';
-import { act, completeTask, householdCase } from '../../workflows/householdCase';
-import { actorOf } from '../auth';
-import { Problem, zodIssues } from '../errors';
-import { caseWorkflowId, householdKey } from '../households';
+import { act, householdCase } from '../../workflows/householdCase';
 import type { AppDeps } from '../app';
-import type { Request } from 'express';
+import { auditSafely } from '../audit';
+import { actorOf } from '../auth';
+import { Problem, problemFromFailure } from '../errors';
+import { caseWorkflowId, householdKey } from '../households';
+import { idempotent, updateIdFor } from '../middleware/idempotency';
+import { registerPath, registerSchema } from '../openapi';
+import {
+  IdParamsSchema,
+  TaskSummarySchema,
+  canSeeTask,
+  parse,
+  principalOf,
+  taskSummary,
+  visibleCase,
+} from './shared';
 
-export const ReferralRequestSchema = z.object({ household: HouseholdSchema, referral: ReferralSchema });
+export const ReferralRequestSchema = registerSchema(
+  'ReferralRequest',
+  z.object({ household: HouseholdSchema, referral: ReferralSchema }),
+);
+registerSchema('CaseAction', ActionSchema);
 
-function parse<T>(schema: z.ZodType<T>, value: unknown, prefix: string[] = []): T {
-  const r = schema.safeParse(value);
-  if (!r.success) throw new Problem(400, 'invalid_input', 'the request does not match its schema', zodIssues(r.error, prefix));
-  return r.data;
-}
+const OpenTaskSchema = z.object({
+  id: z.string(),
+  type: z.string(),
+  agency: z.string(),
+  status: z.string(),
+  dueAt: z.string(),
+  assignee: z.string().nullable(),
+});
+export const ReferralResultSchema = registerSchema(
+  'ReferralResult',
+  z.object({
+    caseId: z.string(),
+    joined: z
+      .boolean()
+      .describe('true when the household already had an open case, which this referral joined'),
+    stage: z.string(),
+    openTasks: z.array(OpenTaskSchema),
+  }),
+);
+export const CaseActionResultSchema = registerSchema(
+  'CaseActionResult',
+  z.object({
+    caseId: z.string(),
+    stage: z.string(),
+    tier: z.string().nullable(),
+    fileNumber: z.string().nullable(),
+    onHold: z.boolean(),
+    openTasks: z.array(OpenTaskSchema),
+  }),
+);
+export const CaseDetailSchema = registerSchema(
+  'CaseDetail',
+  z.object({
+    id: z.string(),
+    stage: z.string(),
+    tier: z.string().nullable(),
+    causes: z.array(z.string()),
+    regionCode: z.string(),
+    headName: z.string(),
+    idNumberMasked: z.string(),
+    fileNumber: z.string().nullable(),
+    openedAt: z.string(),
+    filedAt: z.string().nullable(),
+    endedAt: z.string().nullable(),
+    onHold: z.boolean(),
+    policyVersion: z.string(),
+    openTasks: z.array(TaskSummarySchema),
+    timeline: z.array(
+      z.object({
+        at: z.string(),
+        type: z.string(),
+        actor: z.string().nullable(),
+        agency: z.string().nullable(),
+        taskId: z.string().nullable(),
+      }),
+    ),
+  }),
+);
 
-const TaskQuerySchema = z.object({
-  status: z.enum(['open', 'awaiting_correction', 'completed', 'cancelled']).optional(),
-  type: z.string().optional(),
-  caseId: z.string().optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+registerPath({
+  method: 'post',
+  path: '/v1/referrals',
+  summary: "Refer a household: starts its case, or joins the household's open case",
+  tags: ['cases'],
+  body: ReferralRequestSchema,
+  idempotent: true,
+  responses: {
+    201: { description: 'A new case was started', schema: ReferralResultSchema },
+    200: {
+      description: 'The household already had an open case; the referral joined it',
+      schema: ReferralResultSchema,
+    },
+  },
+  problems: [400, 403, 409, 422],
+});
+registerPath({
+  method: 'get',
+  path: '/v1/cases/:id',
+  summary:
+    'A case: stage, open tasks and timeline (union and coordinators in region; other agencies once involved)',
+  tags: ['cases'],
+  params: IdParamsSchema,
+  responses: { 200: { description: 'The case', schema: CaseDetailSchema } },
+  problems: [404],
+});
+registerPath({
+  method: 'post',
+  path: '/v1/cases/:id/actions',
+  summary: 'Act on a case (objection, appeal, withdrawal, aid payment, exit proposal, hold, ...)',
+  description:
+    "Roles are checked by the case workflow: e.g. only a coordinator holds a case; a payment's approver is never its preparer.",
+  tags: ['cases'],
+  params: IdParamsSchema,
+  body: ActionSchema,
+  idempotent: true,
+  responses: { 200: { description: 'The case after the action', schema: CaseActionResultSchema } },
+  problems: [400, 403, 404, 409, 422],
 });
 
-/** The facts a task type's worker may see (least privilege); everything else stays in the database. */
-function factsFor(type: TaskType, facts: Record<string, unknown>): Record<string, unknown> {
-  const need = new Set(taskTypeInfo[type].facts);
-  const out: Record<string, unknown> = {};
-  if (need.has('idNumber')) out.idNumber = facts.idNumber;
-  if (need.has('comparison')) out.comparison = facts.comparison;
-  if (need.has('survey') || need.has('incomes') || need.has('health')) out.survey = facts.survey;
-  return out;
-}
+/** Supervisory task actions: a coordinator (or the owning agency's supervisor) may take them on any task. */
+const SUPERVISORY = new Set(['extendDeadline', 'remind', 'escalate']);
 
 export function caseRoutes({ db, client, config }: AppDeps): Router {
   const r = Router();
-  const principalOf = (req: Request) => req.principal!;
 
-  // Start a case for a household, or join its open case (one open case per household).
-  r.post('/referrals', async (req, res) => {
-    const body = parse(ReferralRequestSchema, req.body);
+  r.post('/referrals', idempotent(), async (req, res) => {
+    const body = parse(ReferralRequestSchema, req.body, ['body']);
+    const p = principalOf(req);
+    // A referral opens a case in the referrer's own region subtree only.
+    if (!regionWithin(body.household.regionCode, p.region))
+      throw new Problem(
+        403,
+        'region_out_of_scope',
+        `region ${body.household.regionCode} is outside your region ${p.region}`,
+      );
     const key = householdKey(body.household.idNumber, config.HOUSEHOLD_KEY_SECRET);
-    const workflowId = caseWorkflowId(key);
-    const actor = actorOf(principalOf(req));
     const policy = policies[currentPolicyVersion]!;
     const startOp = new WithStartWorkflowOperation(householdCase, {
-      workflowId,
+      workflowId: caseWorkflowId(key),
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       workflowIdConflictPolicy: 'USE_EXISTING',
-      args: [{ start: { household: body.household, householdKey: key, referral: body.referral, policy, calendar: cnMainlandCalendar } }],
+      args: [
+        {
+          start: {
+            household: body.household,
+            householdKey: key,
+            referral: body.referral,
+            policy,
+            calendar: cnMainlandCalendar,
+          },
+        },
+      ],
     });
-    const view = await client.workflow.executeUpdateWithStart(act, {
-      args: [{ actor, command: { action: 'addReferral', referral: body.referral } }],
-      startWorkflowOperation: startOp,
-    });
-    const joined = view.referralCount > 1;
-    res.status(joined ? 200 : 201).json({ caseId: view.caseId, joined, stage: view.stage, openTasks: view.openTasks });
-  });
-
-  r.get('/tasks', async (req, res) => {
-    const q = parse(TaskQuerySchema, req.query, ['query']);
-    const p = principalOf(req);
-    const rows = await db.caseTask.findMany({
-      where: {
-        agency: p.agency,
-        OR: [{ regionCode: p.region }, { regionCode: { startsWith: `${p.region}/` } }],
-        status: q.status ?? 'open',
-        ...(q.type ? { type: q.type } : {}),
-        ...(q.caseId ? { caseId: q.caseId } : {}),
-      },
-      orderBy: [{ dueAt: 'asc' }, { id: 'asc' }],
-      take: q.limit,
-    });
-    res.json({ items: rows.map(taskSummary) });
-  });
-
-  async function visibleTask(req: Request) {
-    const p = principalOf(req);
-    const task = await db.caseTask.findUnique({ where: { id: String(req.params.id) } });
-    // Another agency's or region's task is reported as absent: nothing leaks.
-    if (!task || task.agency !== p.agency || !regionWithin(task.regionCode, p.region))
-      throw new Problem(404, 'task_not_found', `no task ${req.params.id} in your inbox`);
-    return task;
-  }
-
-  r.get('/tasks/:id', async (req, res) => {
-    const task = await visibleTask(req);
-    const c = await db.householdCase.findUnique({ where: { id: task.caseId } });
-    res.json({
-      ...taskSummary(task),
-      case: c && {
-        id: c.id,
-        stage: c.stage,
-        headName: c.headName,
-        idNumberMasked: c.idNumberMasked,
-        tier: c.tier,
-        facts: factsFor(task.type as TaskType, c.facts as Record<string, unknown>),
-      },
-    });
-  });
-
-  r.post('/tasks/:id/complete', async (req, res) => {
-    const task = await visibleTask(req);
-    const completion = parse(TaskCompletionSchema, req.body);
-    if (task.status === 'completed' || task.status === 'cancelled')
-      throw new Problem(409, 'task_not_open', `task ${task.id} is ${task.status}`, undefined, { task: taskSummary(task) });
-    const view = await client.workflow.getHandle(task.workflowId).executeUpdate(completeTask, {
-      args: [{ taskId: task.id, actor: actorOf(principalOf(req)), completion }],
-    });
-    res.json(view);
-  });
-
-  r.post('/cases/:id/actions', async (req, res) => {
-    const c = await visibleCase(req);
-    const command = parse(ActionSchema, req.body);
-    const view = await client.workflow.getHandle(c.workflowId).executeUpdate(act, {
-      args: [{ actor: actorOf(principalOf(req)), command }],
-    });
-    res.json(view);
-  });
-
-  async function visibleCase(req: Request) {
-    const p = principalOf(req);
-    const c = await db.householdCase.findUnique({ where: { id: String(req.params.id) } });
-    if (!c || !regionWithin(c.regionCode, p.region)) throw new Problem(404, 'case_not_found', `no case ${req.params.id} in your region`);
-    // Agencies other than the union see a case only while it involves them.
-    if (p.agency !== 'union' && !p.roles.includes('coordinator')) {
-      const involved = await db.caseTask.count({ where: { caseId: c.id, agency: p.agency } });
-      if (!involved) throw new Problem(404, 'case_not_found', `no case ${req.params.id} in your region`);
+    let view;
+    try {
+      view = await client.workflow.executeUpdateWithStart(act, {
+        args: [{ actor: actorOf(p), command: { action: 'addReferral', referral: body.referral } }],
+        startWorkflowOperation: startOp,
+        updateId: updateIdFor(req, 'referral'),
+      });
+    } catch (err) {
+      throw problemFromFailure(err) ?? err;
     }
-    return c;
-  }
+    const joined = view.referralCount > 1;
+    await auditSafely(db, {
+      caseId: view.caseId,
+      principal: p,
+      action: joined ? 'referral.join' : 'referral.create',
+      target: view.caseId,
+      requestId: req.requestId,
+      data: {
+        source: body.referral.source,
+        referrer: body.referral.referrer,
+        externalRef: body.referral.externalRef ?? null,
+      },
+    });
+    res
+      .status(joined ? 200 : 201)
+      .json({ caseId: view.caseId, joined, stage: view.stage, openTasks: view.openTasks });
+  });
 
   r.get('/cases/:id', async (req, res) => {
-    const c = await visibleCase(req);
+    const { id } = parse(IdParamsSchema, req.params, ['params']);
+    const c = await visibleCase(db, principalOf(req), id);
     const [tasks, events] = await Promise.all([
-      db.caseTask.findMany({ where: { caseId: c.id, status: { in: ['open', 'awaiting_correction'] } }, orderBy: { dueAt: 'asc' } }),
-      db.caseEvent.findMany({ where: { caseId: c.id }, orderBy: [{ at: 'asc' }, { workflowId: 'asc' }, { seq: 'asc' }] }),
+      db.caseTask.findMany({
+        where: { caseId: c.id, status: { in: ['open', 'awaiting_correction'] } },
+        orderBy: [{ dueAt: 'asc' }, { id: 'asc' }],
+      }),
+      db.caseEvent.findMany({
+        where: { caseId: c.id },
+        orderBy: [{ at: 'asc' }, { workflowId: 'asc' }, { seq: 'asc' }],
+      }),
     ]);
     res.json({
       id: c.id,
@@ -153,43 +212,68 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
       headName: c.headName,
       idNumberMasked: c.idNumberMasked,
       fileNumber: c.fileNumber,
-      openedAt: c.openedAt,
-      filedAt: c.filedAt,
-      endedAt: c.endedAt,
+      openedAt: c.openedAt.toISOString(),
+      filedAt: c.filedAt?.toISOString() ?? null,
+      endedAt: c.endedAt?.toISOString() ?? null,
       onHold: c.onHold,
       policyVersion: c.policyVersion,
-      openTasks: tasks.map(taskSummary),
-      timeline: events.map((e) => ({ at: e.at, type: e.type, actor: e.actor, agency: e.agency, taskId: e.taskId })),
+      openTasks: tasks.map((t) => taskSummary(t)),
+      timeline: events.map((e) => ({
+        at: e.at.toISOString(),
+        type: e.type,
+        actor: e.actor,
+        agency: e.agency,
+        taskId: e.taskId,
+      })),
+    });
+  });
+
+  r.post('/cases/:id/actions', idempotent(), async (req, res) => {
+    const p = principalOf(req);
+    const { id } = parse(IdParamsSchema, req.params, ['params']);
+    const c = await visibleCase(db, p, id);
+    const command = parse(ActionSchema, req.body, ['body']);
+    if (command.action === 'addReferral')
+      throw new Problem(400, 'invalid_input', 'referrals are made with POST /v1/referrals', [
+        { path: 'body.action', message: 'use POST /v1/referrals', code: 'invalid_value' },
+      ]);
+    // A task named by the action must be one this principal sees (own agency), except the
+    // supervisory actions a coordinator may take on any agency's task.
+    if (
+      'taskId' in command &&
+      command.taskId &&
+      !(SUPERVISORY.has(command.action) && p.roles.includes('coordinator'))
+    ) {
+      const t = await db.caseTask.findUnique({ where: { id: command.taskId } });
+      if (!t || t.caseId !== c.id || !canSeeTask(p, t))
+        throw new Problem(404, 'task_not_found', `no task ${command.taskId} of yours on this case`);
+    }
+    let view;
+    try {
+      view = await client.workflow.getHandle(c.workflowId).executeUpdate(act, {
+        args: [{ actor: actorOf(p), command }],
+        updateId: updateIdFor(req, `case:${c.id}`),
+      });
+    } catch (err) {
+      throw problemFromFailure(err) ?? err;
+    }
+    await auditSafely(db, {
+      caseId: c.id,
+      principal: p,
+      action: `case.${command.action}`,
+      target: 'taskId' in command ? (command.taskId ?? c.id) : c.id,
+      requestId: req.requestId,
+      data: command as unknown as Record<string, unknown>,
+    });
+    res.json({
+      caseId: view.caseId,
+      stage: view.stage,
+      tier: view.tier,
+      fileNumber: view.fileNumber,
+      onHold: view.onHold,
+      openTasks: view.openTasks,
     });
   });
 
   return r;
-}
-
-function taskSummary(t: {
-  id: string;
-  caseId: string;
-  type: string;
-  agency: string;
-  regionCode: string;
-  status: string;
-  assignee: string | null;
-  createdAt: Date;
-  dueAt: Date;
-  escalatedAt: Date | null;
-}) {
-  return {
-    id: t.id,
-    caseId: t.caseId,
-    type: t.type,
-    title: taskTypeInfo[t.type as TaskType]?.title ?? t.type,
-    agency: t.agency,
-    regionCode: t.regionCode,
-    status: t.status,
-    assignee: t.assignee,
-    createdAt: t.createdAt,
-    dueAt: t.dueAt,
-    overdue: t.status === 'open' && t.dueAt.getTime() < Date.now(),
-    escalatedAt: t.escalatedAt,
-  };
 }

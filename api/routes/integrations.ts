@@ -1,7 +1,674 @@
-import { Router } from 'express';
+import crypto from 'node:crypto';
+import express, { Router, type Request } from 'express';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { z } from 'zod';
+import type { Db } from '../../db/client';
+import { Prisma } from '../../generated/prisma/client';
+import { RegionCodeSchema, regionWithin } from '../../domain/agencies';
+import { TaskCompletionSchema, taskTypeInfo, type TaskType } from '../../domain/taskTypes';
+import { completeTask } from '../../workflows/householdCase';
+import {
+  deliveryWorkflowId,
+  dispatcherWorkflowId,
+  enqueueDeliveries,
+  importWorkflowId,
+  referralImport,
+  webhookDelivery,
+  webhookDispatcher,
+} from '../../workflows/webhookDelivery';
 import type { AppDeps } from '../app';
+import { audit, auditSafely, canonicalJson } from '../audit';
+import { actorOf, type Principal } from '../auth';
+import { Problem, problemFromFailure } from '../errors';
+import { householdKey } from '../households';
+import {
+  MAX_IMPORT_ROWS,
+  formatOf,
+  readRecords,
+  validateRecord,
+  type ImportFormat,
+} from '../integrations/importFile';
+import { newWebhookSecret } from '../integrations/signing';
+import { TargetError, allowPrivateTargets, assertWebhookTarget } from '../integrations/targets';
+import { retryDelaysMs } from '../integrations/webhookPolicy';
+import { registerPath } from '../openapi';
+import { IdParamsSchema, parse, principalOf } from './shared';
 
-/** Integrators: referral status and feed, webhooks, bulk import, batch task work (issue 5). */
-export function integrationRoutes(_deps: AppDeps): Router {
-  return Router();
+const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
+
+export const SubscriptionSchema = z.object({
+  url: z.string().url().max(2000),
+  eventTypes: z
+    .array(z.string().regex(/^(\*|[a-z_]+(\.[a-z_]+)?|[a-z_]+\.\*)$/, 'an event type, `prefix.*` or `*`'))
+    .min(1)
+    .max(50),
+  /** Narrows the subscription to part of the caller's region. */
+  region: RegionCodeSchema.optional(),
+});
+const DeliveryQuerySchema = z.object({
+  subscriptionId: z.string().optional(),
+  status: z.enum(['pending', 'retrying', 'delivered', 'failed', 'cancelled']).optional(),
+  caseId: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+const FeedQuerySchema = z.object({
+  /** An ISO instant (first call) or the `nextCursor` of the previous page. */
+  updatedSince: z.string().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+const BatchPullSchema = z.object({
+  type: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(100),
+  after: z.string().optional(),
+});
+export const BatchResultsSchema = z.object({
+  items: z
+    .array(z.object({ taskId: z.string().min(1).max(300), completion: z.unknown() }))
+    .min(1)
+    .max(200),
+});
+const RowsQuerySchema = z.object({
+  status: z.enum(['invalid', 'pending', 'started', 'joined', 'failed']).optional(),
+  after: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+});
+/** Tasks an agency's own system works by default (信息比对). */
+const SYSTEM_TASK_TYPES = ['dataComparisonCivil', 'dataComparisonHr'];
+/** Feed rows this fresh are held back one poll: a write committing late must not be skipped. */
+const FEED_SETTLE_MS = 2000;
+
+const tags = ['integrations'];
+const problems = [400, 401, 403, 404, 409, 422];
+const doc = (method: 'get' | 'post' | 'delete', path: string, summary: string, extra: object = {}) =>
+  registerPath({
+    method,
+    path,
+    tags,
+    summary,
+    responses: { 200: { description: summary } },
+    problems,
+    ...extra,
+  });
+doc(
+  'get',
+  '/v1/referrals/:id',
+  'A referral’s case: stage, open tasks by agency, agency referrals (no personal data)',
+);
+doc('get', '/v1/referrals', 'Incremental feed of cases you referred or work on, by `updatedSince` cursor', {
+  query: FeedQuerySchema,
+});
+doc(
+  'post',
+  '/v1/webhooks/subscriptions',
+  'Subscribe a URL to case events (the signing secret is returned once)',
+  { body: SubscriptionSchema },
+);
+doc('get', '/v1/webhooks/subscriptions', 'Your subscriptions');
+doc('delete', '/v1/webhooks/subscriptions/:id', 'Stop a subscription (pending deliveries are cancelled)');
+doc('get', '/v1/webhooks/deliveries', 'The delivery log', { query: DeliveryQuerySchema });
+doc('get', '/v1/webhooks/deliveries/:id', 'One delivery with every attempt');
+doc('post', '/v1/webhooks/deliveries/:id/redeliver', 'Deliver an event again (same event ID)');
+doc(
+  'post',
+  '/v1/imports',
+  'Bulk referral file (text/csv or application/x-ndjson); the same file twice is one job',
+);
+doc('get', '/v1/imports/:id', 'An import’s progress and per-row errors');
+doc('get', '/v1/imports/:id/rows', 'An import’s rows with their outcome', { query: RowsQuerySchema });
+doc('get', '/v1/batch/tasks', 'Your agency’s pending system tasks with the facts they need', {
+  query: BatchPullSchema,
+});
+doc('post', '/v1/batch/tasks/results', 'Complete many tasks; one result (or error) per item', {
+  body: BatchResultsSchema,
+});
+
+/** Whether a non-union agency has any part in a case (referred it or holds one of its tasks). */
+const involvedSql = (agency: string, caseCol: Prisma.Sql) => Prisma.sql`(${agency} = 'union'
+  OR EXISTS (SELECT 1 FROM "CaseTask" t WHERE t."caseId" = ${caseCol} AND t."agency" = ${agency})
+  OR EXISTS (SELECT 1 FROM "CaseEvent" e WHERE e."caseId" = ${caseCol} AND e."type" = 'case.referral_received'
+             AND e."agency" = ${agency}))`;
+
+function encodeCursor(updatedAt: Date, id: string): string {
+  return Buffer.from(JSON.stringify([updatedAt.toISOString(), id])).toString('base64url');
+}
+function decodeCursor(raw: string): { at: Date; id: string } {
+  if (/^\d{4}-\d{2}-\d{2}T/.test(raw) && !Number.isNaN(Date.parse(raw))) return { at: new Date(raw), id: '' };
+  try {
+    const [at, id] = JSON.parse(Buffer.from(raw, 'base64url').toString()) as [string, string];
+    if (typeof id === 'string' && !Number.isNaN(Date.parse(at))) return { at: new Date(at), id };
+  } catch {
+    // reported below
+  }
+  throw new Problem(400, 'invalid_cursor', 'updatedSince must be an ISO instant or a nextCursor value');
+}
+
+function caseStatus(
+  c: {
+    id: string;
+    stage: string;
+    regionCode: string;
+    onHold: boolean;
+    openedAt: Date;
+    endedAt: Date | null;
+    updatedAt: Date;
+    summary: unknown;
+  },
+  openTasks: Array<{ type: string; agency: string; dueAt: Date; status: string }>,
+) {
+  const s = (c.summary ?? {}) as {
+    agencyReferrals?: Array<Record<string, unknown>>;
+    referrals?: unknown[];
+    ending?: unknown;
+  };
+  return {
+    caseId: c.id,
+    stage: c.stage,
+    regionCode: c.regionCode,
+    onHold: c.onHold,
+    openedAt: c.openedAt,
+    endedAt: c.endedAt,
+    ending: s.ending ?? null,
+    updatedAt: c.updatedAt,
+    referralsReceived: s.referrals?.length ?? 0,
+    openTasks: openTasks.map((t) => ({ type: t.type, agency: t.agency, status: t.status, dueAt: t.dueAt })),
+    agencyReferrals: (s.agencyReferrals ?? []).map((r) => ({
+      id: r.id,
+      measure: r.measure,
+      agency: r.agency,
+      status: r.status,
+      updatedAt: r.updatedAt,
+    })),
+    links: { self: `/v1/referrals/${c.id}` },
+  };
+}
+
+/** Integrators: referral status and feed, webhooks, bulk import, batch task work. */
+export function integrationRoutes({ db, client, config }: AppDeps): Router {
+  const r = Router();
+  const taskQueue = config.TEMPORAL_TASK_QUEUE;
+
+  // ------------------------------------------------------------------ referrals: status and feed
+
+  r.get('/referrals/:id', async (req, res) => {
+    const { id } = parse(IdParamsSchema, req.params, ['params']);
+    const p = principalOf(req);
+    const [c] = await db.$queryRaw<Array<Parameters<typeof caseStatus>[0]>>`
+      SELECT c."id", c."stage", c."regionCode", c."onHold", c."openedAt", c."endedAt", c."updatedAt", c."summary"
+        FROM "HouseholdCase" c WHERE c."id" = ${id} AND ${involvedSql(p.agency, Prisma.sql`c."id"`)}`;
+    if (!c || !regionWithin(c.regionCode, p.region))
+      throw new Problem(404, 'referral_not_found', `no referral ${id} visible to you`);
+    const tasks = await db.caseTask.findMany({
+      where: { caseId: c.id, status: { in: ['open', 'awaiting_correction'] } },
+      orderBy: { dueAt: 'asc' },
+    });
+    res.json(caseStatus(c, tasks));
+  });
+
+  r.get('/referrals', async (req, res) => {
+    const q = parse(FeedQuerySchema, req.query, ['query']);
+    const p = principalOf(req);
+    const from = q.updatedSince ? decodeCursor(q.updatedSince) : { at: new Date(0), id: '' };
+    const settled = new Date(Date.now() - FEED_SETTLE_MS);
+    const rows = await db.$queryRaw<Array<Parameters<typeof caseStatus>[0]>>`
+      SELECT c."id", c."stage", c."regionCode", c."onHold", c."openedAt", c."endedAt", c."updatedAt", c."summary"
+        FROM "HouseholdCase" c
+       WHERE (c."updatedAt", c."id") > (${from.at}, ${from.id}) AND c."updatedAt" < ${settled}
+         AND (c."regionCode" = ${p.region} OR c."regionCode" LIKE ${`${p.region}/%`})
+         AND ${involvedSql(p.agency, Prisma.sql`c."id"`)}
+       ORDER BY c."updatedAt", c."id" LIMIT ${q.limit}`;
+    const tasks = rows.length
+      ? await db.caseTask.findMany({
+          where: { caseId: { in: rows.map((c) => c.id) }, status: { in: ['open', 'awaiting_correction'] } },
+          orderBy: { dueAt: 'asc' },
+        })
+      : [];
+    const last = rows[rows.length - 1];
+    res.json({
+      items: rows.map((c) =>
+        caseStatus(
+          c,
+          tasks.filter((t) => t.caseId === c.id),
+        ),
+      ),
+      nextCursor: last
+        ? encodeCursor(last.updatedAt, last.id)
+        : (q.updatedSince ?? encodeCursor(from.at, from.id)),
+      hasMore: rows.length === q.limit,
+    });
+  });
+
+  // ------------------------------------------------------------------ webhooks
+
+  async function ensureDispatcher(): Promise<void> {
+    try {
+      await client.workflow.start(webhookDispatcher, {
+        workflowId: dispatcherWorkflowId(taskQueue),
+        taskQueue,
+        args: [{ waitMs: 60_000 }],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+  }
+
+  async function ownSubscription(p: Principal, id: string) {
+    const s = await db.webhookSubscription.findUnique({ where: { id } });
+    if (!s || s.owner !== p.sub) throw new Problem(404, 'subscription_not_found', `no subscription ${id}`);
+    return s;
+  }
+
+  const subscriptionView = (s: {
+    id: string;
+    url: string;
+    eventTypes: string[];
+    region: string;
+    active: boolean;
+    createdAt: Date;
+  }) => ({
+    id: s.id,
+    url: s.url,
+    eventTypes: s.eventTypes,
+    region: s.region,
+    active: s.active,
+    createdAt: s.createdAt,
+  });
+
+  r.post('/webhooks/subscriptions', async (req, res) => {
+    const body = parse(SubscriptionSchema, req.body);
+    const p = principalOf(req);
+    const region = body.region ?? p.region;
+    if (!regionWithin(region, p.region))
+      throw new Problem(403, 'forbidden', `region ${region} is outside your region ${p.region}`);
+    try {
+      await assertWebhookTarget(body.url, allowPrivateTargets());
+    } catch (err) {
+      if (err instanceof TargetError) throw new Problem(422, 'invalid_webhook_target', err.message);
+      throw err;
+    }
+    const s = await db.webhookSubscription.create({
+      data: {
+        id: `whs_${crypto.randomBytes(8).toString('hex')}`,
+        owner: p.sub,
+        agency: p.agency,
+        region,
+        url: body.url,
+        eventTypes: body.eventTypes,
+        secret: newWebhookSecret(),
+      },
+    });
+    await ensureDispatcher();
+    await auditSafely(db, {
+      principal: p,
+      action: 'webhook.subscribe',
+      target: s.id,
+      requestId: req.requestId,
+      data: { url: s.url, eventTypes: s.eventTypes, region },
+    });
+    res
+      .status(201)
+      .json({ ...subscriptionView(s), secret: s.secret, retrySchedule: retryDelaysMs(process.env) });
+  });
+
+  r.get('/webhooks/subscriptions', async (req, res) => {
+    const rows = await db.webhookSubscription.findMany({
+      where: { owner: principalOf(req).sub, active: true },
+      orderBy: { createdAt: 'asc' },
+    });
+    res.json({ items: rows.map(subscriptionView) });
+  });
+
+  r.delete('/webhooks/subscriptions/:id', async (req, res) => {
+    const { id } = parse(IdParamsSchema, req.params, ['params']);
+    const p = principalOf(req);
+    await ownSubscription(p, id);
+    await db.webhookSubscription.update({ where: { id }, data: { active: false } });
+    await auditSafely(db, {
+      principal: p,
+      action: 'webhook.unsubscribe',
+      target: id,
+      requestId: req.requestId,
+    });
+    res.status(204).end();
+  });
+
+  r.get('/webhooks/deliveries', async (req, res) => {
+    const q = parse(DeliveryQuerySchema, req.query, ['query']);
+    const subs = await db.webhookSubscription.findMany({
+      where: { owner: principalOf(req).sub },
+      select: { id: true },
+    });
+    const ids = subs.map((s) => s.id).filter((id) => !q.subscriptionId || id === q.subscriptionId);
+    const rows = await db.webhookDelivery.findMany({
+      where: {
+        subscriptionId: { in: ids },
+        ...(q.status ? { status: q.status } : {}),
+        ...(q.caseId ? { caseId: q.caseId } : {}),
+      },
+      orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
+      take: q.limit,
+      omit: { payload: true },
+    });
+    res.json({ items: rows });
+  });
+
+  async function ownDelivery(p: Principal, id: string) {
+    const d = await db.webhookDelivery.findUnique({ where: { id } });
+    if (!d) throw new Problem(404, 'delivery_not_found', `no delivery ${id}`);
+    await ownSubscription(p, d.subscriptionId).catch(() => {
+      throw new Problem(404, 'delivery_not_found', `no delivery ${id}`);
+    });
+    return d;
+  }
+
+  r.get('/webhooks/deliveries/:id', async (req, res) => {
+    const { id } = parse(IdParamsSchema, req.params, ['params']);
+    const d = await ownDelivery(principalOf(req), id);
+    const attempts = await db.webhookAttempt.findMany({
+      where: { deliveryId: d.id },
+      orderBy: { id: 'asc' },
+    });
+    res.json({ ...d, attempts: attempts.map(({ id: _id, deliveryId: _d, ...a }) => a) });
+  });
+
+  r.post('/webhooks/deliveries/:id/redeliver', async (req, res) => {
+    const { id } = parse(IdParamsSchema, req.params, ['params']);
+    const p = principalOf(req);
+    const d = await ownDelivery(p, id);
+    const sub = await ownSubscription(p, d.subscriptionId);
+    if (!sub.active) throw new Problem(409, 'subscription_inactive', 'the subscription has been deleted');
+    await db.webhookDelivery.update({
+      where: { id },
+      data: { status: 'pending', nextAttemptAt: new Date() },
+    });
+    // Behind whatever the case still has queued for this subscription, so order is kept.
+    await client.workflow.signalWithStart(webhookDelivery, {
+      workflowId: deliveryWorkflowId(d.subscriptionId, d.caseId),
+      taskQueue,
+      args: [
+        {
+          subscriptionId: d.subscriptionId,
+          caseId: d.caseId,
+          retryDelaysMs: retryDelaysMs(process.env),
+          idleMs: 600_000,
+        },
+      ],
+      signal: enqueueDeliveries,
+      signalArgs: [[{ deliveryId: id, redelivery: true }]],
+    });
+    await auditSafely(db, {
+      caseId: d.caseId,
+      principal: p,
+      action: 'webhook.redeliver',
+      target: id,
+      requestId: req.requestId,
+    });
+    res.status(202).json({ id, status: 'pending', eventId: d.eventId });
+  });
+
+  // ------------------------------------------------------------------ bulk import
+
+  const importText = express.text({
+    type: ['text/csv', 'application/x-ndjson', 'application/jsonl', 'application/x-jsonlines'],
+    limit: '25mb',
+  });
+
+  async function importReport(db: Db, jobId: string) {
+    const job = await db.importJob.findUniqueOrThrow({ where: { id: jobId } });
+    const invalid = await db.importRow.findMany({
+      where: { jobId, status: { in: ['invalid', 'failed'] } },
+      orderBy: { rowNo: 'asc' },
+      take: 1000,
+      select: { rowNo: true, status: true, errors: true, error: true },
+    });
+    const { owner: _o, fileHash: _h, ...rest } = job;
+    return {
+      ...rest,
+      errors: invalid.map((r) => ({
+        row: r.rowNo,
+        status: r.status,
+        errors: (r.errors as Array<{ path: string; message: string }> | null) ?? [
+          { path: '', message: r.error ?? '' },
+        ],
+      })),
+      links: { self: `/v1/imports/${job.id}`, rows: `/v1/imports/${job.id}/rows` },
+    };
+  }
+
+  r.post('/imports', importText, async (req, res) => {
+    const p = principalOf(req);
+    const format: ImportFormat | null = formatOf(req.header('content-type'));
+    if (!format || typeof req.body !== 'string')
+      throw new Problem(415, 'unsupported_media_type', 'send the file as text/csv or application/x-ndjson');
+    const fileHash = sha256(`${format}\n${req.body}`);
+    const jobId = `imp_${sha256(`${p.agency}|${fileHash}`).slice(0, 24)}`;
+    const existing = await db.importJob.findUnique({ where: { id: jobId } });
+    if (existing) return void res.status(200).json({ ...(await importReport(db, jobId)), duplicate: true });
+
+    const records = readRecords(req.body, format);
+    if ('fileError' in records) throw new Problem(400, 'invalid_file', records.fileError);
+    if (records.length > MAX_IMPORT_ROWS)
+      throw new Problem(413, 'file_too_large', `at most ${MAX_IMPORT_ROWS} rows per file`);
+    const scope = { region: p.region, defaultReferrer: p.name ?? p.sub };
+    const rows: Prisma.ImportRowCreateManyInput[] = records.map((rec) => {
+      const v = rec.record ? validateRecord(rec.record, scope) : { errors: rec.errors };
+      if ('errors' in v) return { jobId, rowNo: rec.rowNo, status: 'invalid', errors: v.errors };
+      return {
+        jobId,
+        rowNo: rec.rowNo,
+        status: 'pending',
+        householdKey: householdKey(v.household.idNumber, config.HOUSEHOLD_KEY_SECRET),
+        input: v as unknown as Prisma.InputJsonValue,
+      };
+    });
+    const valid = rows.filter((x) => x.status === 'pending').length;
+    try {
+      await db.$transaction(
+        async (tx) => {
+          await tx.importJob.create({
+            data: {
+              id: jobId,
+              owner: p.sub,
+              agency: p.agency,
+              region: p.region,
+              fileHash,
+              format,
+              status: valid ? 'queued' : 'completed',
+              totalRows: rows.length,
+              validRows: valid,
+              invalidRows: rows.length - valid,
+              finishedAt: valid ? null : new Date(),
+            },
+          });
+          for (let i = 0; i < rows.length; i += 2000)
+            await tx.importRow.createMany({ data: rows.slice(i, i + 2000) });
+        },
+        { timeout: 60_000 },
+      );
+    } catch (err) {
+      // The same file uploaded twice at once: the other request created the job.
+      if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002')
+        return void res.status(200).json({ ...(await importReport(db, jobId)), duplicate: true });
+      throw err;
+    }
+    if (valid)
+      await client.workflow.start(referralImport, {
+        workflowId: importWorkflowId(jobId),
+        taskQueue,
+        args: [{ jobId }],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      });
+    await auditSafely(db, {
+      principal: p,
+      action: 'import.upload',
+      target: jobId,
+      requestId: req.requestId,
+      data: { format, rows: rows.length, valid },
+    });
+    res.status(202).json(await importReport(db, jobId));
+  });
+
+  async function ownImport(req: Request, id: string) {
+    const job = await db.importJob.findUnique({ where: { id } });
+    if (!job || job.agency !== principalOf(req).agency || !regionWithin(job.region, principalOf(req).region))
+      throw new Problem(404, 'import_not_found', `no import ${id}`);
+    return job;
+  }
+
+  r.get('/imports/:id', async (req, res) => {
+    const { id } = parse(IdParamsSchema, req.params, ['params']);
+    await ownImport(req, id);
+    res.json(await importReport(db, id));
+  });
+
+  r.get('/imports/:id/rows', async (req, res) => {
+    const { id } = parse(IdParamsSchema, req.params, ['params']);
+    const q = parse(RowsQuerySchema, req.query, ['query']);
+    await ownImport(req, id);
+    const rows = await db.importRow.findMany({
+      where: { jobId: id, rowNo: { gt: q.after }, ...(q.status ? { status: q.status } : {}) },
+      orderBy: { rowNo: 'asc' },
+      take: q.limit,
+      select: { rowNo: true, status: true, caseId: true, errors: true, error: true },
+    });
+    res.json({ items: rows, nextAfter: rows.length ? rows[rows.length - 1]!.rowNo : null });
+  });
+
+  // ------------------------------------------------------------------ batch task work
+
+  r.get('/batch/tasks', async (req, res) => {
+    const q = parse(BatchPullSchema, req.query, ['query']);
+    const p = principalOf(req);
+    const types = q.type ? [q.type] : SYSTEM_TASK_TYPES;
+    const tasks = await db.caseTask.findMany({
+      where: {
+        agency: p.agency,
+        status: 'open',
+        type: { in: types },
+        OR: [{ regionCode: p.region }, { regionCode: { startsWith: `${p.region}/` } }],
+        ...(q.after ? { id: { gt: q.after } } : {}),
+      },
+      orderBy: { id: 'asc' },
+      take: q.limit,
+    });
+    const cases = await db.householdCase.findMany({
+      where: { id: { in: [...new Set(tasks.map((t) => t.caseId))] } },
+      select: { id: true, facts: true, regionCode: true, headName: true },
+    });
+    const byId = new Map(cases.map((c) => [c.id, c]));
+    const items = tasks.map((t) => {
+      const c = byId.get(t.caseId);
+      const need = new Set(taskTypeInfo[t.type as TaskType]?.facts ?? []);
+      const facts = (c?.facts ?? {}) as Record<string, unknown>;
+      return {
+        taskId: t.id,
+        caseId: t.caseId,
+        type: t.type,
+        dueAt: t.dueAt,
+        regionCode: t.regionCode,
+        household: {
+          headName: c?.headName ?? null,
+          ...(need.has('idNumber') ? { idNumber: facts.idNumber ?? null } : {}),
+        },
+      };
+    });
+    // Releasing ID numbers is a sensitive read: one audit entry per case, as for a person.
+    await Promise.all(
+      items
+        .filter((i) => 'idNumber' in i.household)
+        .map((i) =>
+          auditSafely(db, {
+            caseId: i.caseId,
+            principal: p,
+            action: 'task.read_sensitive',
+            target: i.taskId,
+            requestId: req.requestId,
+            data: { via: 'batch' },
+          }),
+        ),
+    );
+    res.json({ items, nextAfter: tasks.length ? tasks[tasks.length - 1]!.id : null });
+  });
+
+  r.post('/batch/tasks/results', async (req, res) => {
+    const { items } = parse(BatchResultsSchema, req.body);
+    const p = principalOf(req);
+    const actor = actorOf(p);
+    const results = new Array<Record<string, unknown>>(items.length);
+    const fail = (i: number, status: number, code: string, detail: string, errors?: unknown) =>
+      (results[i] = {
+        taskId: items[i]!.taskId,
+        ok: false,
+        error: { status, code, detail, ...(errors ? { errors } : {}) },
+      });
+
+    async function one(i: number): Promise<void> {
+      const item = items[i]!;
+      const completion = TaskCompletionSchema.safeParse(item.completion);
+      if (!completion.success)
+        return void fail(
+          i,
+          400,
+          'invalid_input',
+          'the completion does not match its schema',
+          completion.error.issues.map((x) => ({
+            path: ['completion', ...x.path.map(String)].join('.'),
+            message: x.message,
+            code: x.code,
+          })),
+        );
+      const task = await db.caseTask.findUnique({ where: { id: item.taskId } });
+      if (!task || task.agency !== p.agency || !regionWithin(task.regionCode, p.region))
+        return void fail(i, 404, 'task_not_found', `no task ${item.taskId} in your inbox`);
+      const fingerprint = canonicalJson(completion.data);
+      if (task.status === 'completed' || task.status === 'cancelled') {
+        // A retried batch: the same answer from the same system is reported as applied, not as a conflict.
+        if (
+          task.completedBy === actor.id &&
+          canonicalJson({ type: task.type, form: task.result }) === fingerprint
+        )
+          return void (results[i] = { taskId: task.id, ok: true, alreadyApplied: true });
+        return void fail(i, 409, 'task_not_open', `task ${task.id} is ${task.status}`);
+      }
+      try {
+        await client.workflow.getHandle(task.workflowId).executeUpdate(completeTask, {
+          args: [{ taskId: task.id, actor, completion: completion.data }],
+          updateId: `batch-${sha256(`${actor.id}|${task.id}|${fingerprint}`).slice(0, 40)}`,
+        });
+      } catch (err) {
+        const prob = problemFromFailure(err);
+        if (!prob) throw err;
+        return void fail(i, prob.status, prob.code, prob.message, prob.errors);
+      }
+      await audit(db, {
+        caseId: task.caseId,
+        principal: p,
+        action: 'task.complete',
+        target: task.id,
+        requestId: req.requestId,
+        data: { type: task.type, via: 'batch' },
+      });
+      results[i] = { taskId: task.id, ok: true };
+    }
+
+    // A few at a time: one slow or failing item never holds up the rest.
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(8, items.length) }, async () => {
+        while (next < items.length) {
+          const i = next++;
+          await one(i).catch((err) =>
+            fail(i, 500, 'internal', err instanceof Error ? err.message : String(err)),
+          );
+        }
+      }),
+    );
+    res.json({
+      results,
+      succeeded: results.filter((x) => x.ok).length,
+      failed: results.filter((x) => !x.ok).length,
+    });
+  });
+
+  return r;
 }

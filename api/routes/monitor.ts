@@ -1,7 +1,174 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import { regionWithin } from '../../domain/agencies';
+import { DeadlineSchema } from '../../domain/policy';
+import { act } from '../../workflows/householdCase';
 import type { AppDeps } from '../app';
+import { audit } from '../audit';
+import { actorOf } from '../auth';
+import { Problem } from '../errors';
+import { idempotent, updateIdFor } from '../middleware/idempotency';
+import { CaseDrillSchema, TaskDrillSchema, drillCases, drillTasks } from '../monitor/drill';
+import { StatsQuerySchema, programStats } from '../monitor/stats';
+import { StuckQuerySchema, stuckList } from '../monitor/stuck';
+import { registerPath } from '../openapi';
+import { IdParamsSchema, parse, principalOf } from './shared';
 
-/** Coordinators: stuck cases, unblocking actions, programme figures (issue 5). */
-export function monitorRoutes(_deps: AppDeps): Router {
-  return Router();
+const reason = z.string().trim().min(1).max(2000);
+export const TaskActionSchema = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('reassign'), assignee: z.string().min(1).max(200) }),
+  z.object({ action: z.literal('extendDeadline'), by: DeadlineSchema, reason }),
+  z.object({ action: z.literal('remind') }),
+  z.object({ action: z.literal('escalate'), reason }),
+]);
+export const CaseActionSchema = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('hold'), reason }),
+  z.object({ action: z.literal('resume') }),
+]);
+
+const tags = ['monitor'];
+const problems = [400, 401, 403, 404, 409, 422];
+registerPath({
+  method: 'get',
+  path: '/v1/monitor/stuck',
+  tags,
+  summary: 'Stuck tasks and cases in your region, latest first',
+  query: StuckQuerySchema,
+  responses: { 200: { description: 'items with reason, since, daysLate, heldBy, links; total' } },
+  problems,
+});
+registerPath({
+  method: 'get',
+  path: '/v1/monitor/stats',
+  tags,
+  summary: 'Programme figures against targets and caps; each links to its cases',
+  query: StatsQuerySchema,
+  responses: { 200: { description: 'figures' } },
+  problems,
+});
+registerPath({
+  method: 'get',
+  path: '/v1/monitor/cases',
+  tags,
+  summary: 'The cases behind a figure',
+  query: CaseDrillSchema,
+  responses: { 200: { description: 'cases' } },
+  problems,
+});
+registerPath({
+  method: 'get',
+  path: '/v1/monitor/tasks',
+  tags,
+  summary: 'The tasks behind an on-time figure',
+  query: TaskDrillSchema,
+  responses: { 200: { description: 'tasks' } },
+  problems,
+});
+registerPath({
+  method: 'post',
+  path: '/v1/monitor/tasks/:id/actions',
+  tags,
+  summary: 'Reassign, extend (with a reason), remind or escalate a task; through the workflow, audited',
+  body: TaskActionSchema,
+  idempotent: true,
+  responses: { 200: { description: 'the case (or referral) view after the action' } },
+  problems,
+});
+registerPath({
+  method: 'post',
+  path: '/v1/monitor/cases/:id/actions',
+  tags,
+  summary: 'Put a case on hold (its clocks stop) or resume it (they shift by the time held)',
+  body: CaseActionSchema,
+  idempotent: true,
+  responses: { 200: { description: 'the case view after the action' } },
+  problems,
+});
+
+/** Coordinators (union joint office, city or county): stuck cases, unblocking actions, figures. */
+export function monitorRoutes({ db, client }: AppDeps): Router {
+  const r = Router();
+
+  r.use('/monitor', (req, _res, next) => {
+    const p = req.principal;
+    if (!p?.roles.includes('coordinator'))
+      return next(new Problem(403, 'forbidden', 'the monitor is for coordinators (role coordinator)'));
+    next();
+  });
+
+  /** The region asked for, which must lie within the coordinator's own. */
+  function scope(req: Request, asked: string | undefined): string {
+    const own = principalOf(req).region;
+    if (asked && !regionWithin(asked, own))
+      throw new Problem(403, 'forbidden', `region ${asked} is outside your region ${own}`);
+    return asked ?? own;
+  }
+
+  r.get('/monitor/stuck', async (req, res) => {
+    const q = parse(StuckQuerySchema, req.query, ['query']);
+    res.json(await stuckList(db, scope(req, q.region), q));
+  });
+
+  r.get('/monitor/stats', async (req, res) => {
+    const q = parse(StatsQuerySchema, req.query, ['query']);
+    res.json(await programStats(db, scope(req, q.region), q.year));
+  });
+
+  r.get('/monitor/cases', async (req, res) => {
+    const q = parse(CaseDrillSchema, req.query, ['query']);
+    res.json(await drillCases(db, scope(req, q.region), q));
+  });
+
+  r.get('/monitor/tasks', async (req, res) => {
+    const q = parse(TaskDrillSchema, req.query, ['query']);
+    res.json(await drillTasks(db, scope(req, q.region), q));
+  });
+
+  r.post('/monitor/tasks/:id/actions', idempotent(), async (req, res) => {
+    const { id } = parse(IdParamsSchema, req.params, ['params']);
+    const body = parse(TaskActionSchema, req.body);
+    const p = principalOf(req);
+    const task = await db.caseTask.findUnique({ where: { id } });
+    if (!task || !regionWithin(task.regionCode, p.region))
+      throw new Problem(404, 'task_not_found', `no task ${id} in your region`);
+    const command = { ...body, taskId: task.id };
+    // Referral tasks live on the referral workflow, which hosts the same `act` Update.
+    const view = await client.workflow.getHandle(task.workflowId).executeUpdate(act, {
+      args: [{ actor: actorOf(p), command }],
+      updateId: updateIdFor(req, `monitor:${task.id}`),
+    });
+    await audit(db, {
+      caseId: task.caseId,
+      principal: p,
+      action: `monitor.${body.action}`,
+      target: task.id,
+      requestId: req.requestId,
+      data: { ...body },
+    });
+    res.json(view);
+  });
+
+  r.post('/monitor/cases/:id/actions', idempotent(), async (req, res) => {
+    const { id } = parse(IdParamsSchema, req.params, ['params']);
+    const command = parse(CaseActionSchema, req.body);
+    const p = principalOf(req);
+    const c = await db.householdCase.findUnique({ where: { id } });
+    if (!c || !regionWithin(c.regionCode, p.region))
+      throw new Problem(404, 'case_not_found', `no case ${id} in your region`);
+    const view = await client.workflow.getHandle(c.workflowId).executeUpdate(act, {
+      args: [{ actor: actorOf(p), command }],
+      updateId: updateIdFor(req, `monitor:${c.id}`),
+    });
+    await audit(db, {
+      caseId: c.id,
+      principal: p,
+      action: `monitor.${command.action}`,
+      target: c.id,
+      requestId: req.requestId,
+      data: { ...command },
+    });
+    res.json(view);
+  });
+
+  return r;
 }

@@ -29,7 +29,11 @@ import {
  * rule of DOMAIN.md lives here, so it is unit-tested without a server and replayed deterministically.
  */
 
-export function startCase(input: StartInput, ids: { workflowId: string; caseId: string }, now: string): CaseState {
+export function startCase(
+  input: StartInput,
+  ids: { workflowId: string; caseId: string },
+  now: string,
+): CaseState {
   const state: CaseState = {
     workflowId: ids.workflowId,
     caseId: ids.caseId,
@@ -74,7 +78,11 @@ export function startCase(input: StartInput, ids: { workflowId: string; caseId: 
     ending: null,
     effects: [],
   };
-  record(state, 'case.opened', now, { source: input.referral.source, referrer: input.referral.referrer, policyVersion: input.policy.version });
+  record(state, 'case.opened', now, {
+    source: input.referral.source,
+    referrer: input.referral.referrer,
+    policyVersion: input.policy.version,
+  });
   openTask(state, { type: 'intakeReview', agency: 'union' }, now);
   return state;
 }
@@ -107,15 +115,19 @@ function assertInRegion(state: CaseState, actor: Actor): void {
 }
 
 function assertAgency(actor: Actor, agency: string, what: string): void {
-  if (actor.agency !== agency) throw new DomainError('forbidden', `${what} belongs to agency ${agency}, not ${actor.agency}`);
+  if (actor.agency !== agency)
+    throw new DomainError('forbidden', `${what} belongs to agency ${agency}, not ${actor.agency}`);
 }
 
 function assertRole(actor: Actor, role: string, what: string): void {
-  if (!actor.roles.includes(role as never)) throw new DomainError('forbidden', `${what} needs the ${role} role`);
+  if (!actor.roles.includes(role as never))
+    throw new DomainError('forbidden', `${what} needs the ${role} role`);
 }
 
 function isSupervisorOf(actor: Actor, agency: string): boolean {
-  return (actor.agency === agency && actor.roles.includes('supervisor')) || actor.roles.includes('coordinator');
+  return (
+    (actor.agency === agency && actor.roles.includes('supervisor')) || actor.roles.includes('coordinator')
+  );
 }
 
 // ---------------------------------------------------------------- task completion
@@ -125,23 +137,36 @@ export function validateCompletion(state: CaseState, input: CompleteTaskInput): 
   if (isEnded(state)) throw new DomainError('case_ended', `the case has ended (${state.stage})`);
   assertInRegion(state, input.actor);
   const task = getActiveTask(state, input.taskId);
-  if (task.status !== 'open') throw new DomainError('task_not_open', `task ${task.id} is awaiting a correction`);
+  if (task.status !== 'open')
+    throw new DomainError('task_not_open', `task ${task.id} is awaiting a correction`);
   if (input.completion.type !== task.type)
-    throw new DomainError('wrong_task_type', `task ${task.id} is a ${task.type}, not a ${input.completion.type}`);
+    throw new DomainError(
+      'wrong_task_type',
+      `task ${task.id} is a ${task.type}, not a ${input.completion.type}`,
+    );
   assertAgency(input.actor, task.agency, `task ${task.id}`);
   const role = taskTypeInfo[task.type].role;
   if (role) assertRole(input.actor, role, `a ${task.type}`);
   if (task.assignee && task.assignee !== input.actor.id)
     throw new DomainError('task_claimed', `task ${task.id} is claimed by ${task.assignee}`);
   const parsed = forms[task.type].safeParse(input.completion.form);
-  if (!parsed.success) throw new DomainError('invalid_form', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  if (!parsed.success)
+    throw new DomainError(
+      'invalid_form',
+      parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+    );
   if (task.type === 'aidPaymentApproval') {
     const payment = state.payments[String(task.context.paymentId)];
     if (payment && payment.preparedBy === input.actor.id)
-      throw new DomainError('maker_checker', 'the approver of a payment must not be the person who prepared it');
-    if (payment && (parsed.data as FormOf<'aidPaymentApproval'>).decision === 'approve') assertWithinCap(state, payment.amountCents, payment.year, payment.id);
+      throw new DomainError(
+        'maker_checker',
+        'the approver of a payment must not be the person who prepared it',
+      );
+    if (payment && (parsed.data as FormOf<'aidPaymentApproval'>).decision === 'approve')
+      assertWithinCap(state, payment.amountCents, payment.year, payment.id);
   }
-  if (task.type === 'chairSignOff' && (parsed.data as FormOf<'chairSignOff'>).decision === 'sign') assertFileable(state, { ignoreSignOff: true });
+  if (task.type === 'chairSignOff' && (parsed.data as FormOf<'chairSignOff'>).decision === 'sign')
+    assertFileable(state, { ignoreSignOff: true });
   return task;
 }
 
@@ -149,7 +174,13 @@ export function completeTask(state: CaseState, input: CompleteTaskInput, now: st
   const task = validateCompletion(state, input);
   const form = forms[task.type].parse(input.completion.form);
   closeTask(state, task, now, input.actor, form);
-  const handler = onCompleted[task.type] as (s: CaseState, t: Task, f: unknown, now: string, a: Actor) => void;
+  const handler = onCompleted[task.type] as (
+    s: CaseState,
+    t: Task,
+    f: unknown,
+    now: string,
+    a: Actor,
+  ) => void;
   handler(state, task, form, now, input.actor);
 }
 
@@ -177,7 +208,13 @@ const onCompleted: Handlers = {
     const spending = f.expenditureItems.reduce((a, i) => a + i.monthlyCents, 0);
     const gapCents = spending - income;
     const tier: Tier | null =
-      gapCents <= 0 ? null : f.accidentCaused ? 'accident' : gapCents >= s.policy.deepHardshipGapCents ? 'deep' : 'relative';
+      gapCents <= 0
+        ? null
+        : f.accidentCaused
+          ? 'accident'
+          : gapCents >= s.policy.deepHardshipGapCents
+            ? 'deep'
+            : 'relative';
     s.survey = { result: f, gapCents, tier, causes: f.causes };
     record(s, 'case.assessed', now, { gapCents, tier, causes: f.causes });
     if (!tier) return notEligible(s, now, 'income covers rigid expenditure (no monthly gap)');
@@ -185,7 +222,8 @@ const onCompleted: Handlers = {
     moveTo(s, 'deliberation', now, { tier });
   },
   collectiveDeliberation(s, _t, f, now) {
-    if (f.decision === 'reject') return notEligible(s, now, f.reason ?? 'rejected by collective deliberation');
+    if (f.decision === 'reject')
+      return notEligible(s, now, f.reason ?? 'rejected by collective deliberation');
     s.deliberation = { approvedAt: now };
     // 公示: the notice runs for calendar days; objections during it send the case back.
     const endsAt = addCalendarDays(now, s.policy.publicNoticeCalendarDays, s.calendar);
@@ -224,7 +262,14 @@ const onCompleted: Handlers = {
     p.status = 'approved';
     p.approvedBy = actor.id;
     record(s, 'payment.approved', now, { paymentId: p.id, amountCents: p.amountCents }, actor);
-    s.effects.push({ kind: 'disburse', paymentId: p.id, amountCents: p.amountCents, year: p.year, measure: p.measure, approvedBy: actor.id });
+    s.effects.push({
+      kind: 'disburse',
+      paymentId: p.id,
+      amountCents: p.amountCents,
+      year: p.year,
+      measure: p.measure,
+      approvedBy: actor.id,
+    });
   },
   cadreVisit() {},
   quarterlyReview(s, _t, f, now) {
@@ -237,20 +282,29 @@ const onCompleted: Handlers = {
     s.exit = { approvedAt: now };
     s.schedule.nextCadreVisitAt = null;
     s.schedule.nextQuarterlyReviewAt = null;
-    s.schedule.followUps = s.policy.followUpVisitMonths.map((month) => ({ month, at: addMonths(now, month), opened: false }));
+    s.schedule.followUps = s.policy.followUpVisitMonths.map((month) => ({
+      month,
+      at: addMonths(now, month),
+      opened: false,
+    }));
     moveTo(s, 'gradual_exit', now, { followUps: s.schedule.followUps.map((f) => f.at) });
   },
   followUpVisit(s, t, f, now) {
     if (f.outcome === 'new_hardship') return reopen(s, now, f.hardship!.cause, f.hardship!.description);
     const last = Math.max(...s.policy.followUpVisitMonths);
-    if (Number(t.context.month) === last) end(s, 'closed', 'out of hardship after the gradual-exit period (销档)', now);
+    if (Number(t.context.month) === last)
+      end(s, 'closed', 'out of hardship after the gradual-exit period (销档)', now);
   },
   safetyNetCertificate(s, _t, f, now) {
-    record(s, 'safety_net.certificate_issued', now, { certificateNo: f.certificateNo, submittedTo: f.submittedTo });
+    record(s, 'safety_net.certificate_issued', now, {
+      certificateNo: f.certificateNo,
+      submittedTo: f.submittedTo,
+    });
     openTask(s, { type: 'safetyNetEnrolment', agency: 'civil_affairs' }, now);
   },
   safetyNetEnrolment(s, _t, f, now) {
-    if (f.decision === 'enrolled') return end(s, 'safety_net', `enrolled in ${f.programme} by civil affairs (兜底)`, now);
+    if (f.decision === 'enrolled')
+      return end(s, 'safety_net', `enrolled in ${f.programme} by civil affairs (兜底)`, now);
     record(s, 'safety_net.refused', now, { reasonCode: f.reasonCode });
     openTask(s, { type: 'assistancePlan', agency: 'union' }, now);
     moveTo(s, s.filing ? 'planning' : 'not_eligible', now);
@@ -279,9 +333,11 @@ function notEligible(s: CaseState, now: string, reason: string): void {
 /** The four "no X, no file" rules (001: 不入户调查不建档…工会主席不签字不建档). */
 export function assertFileable(s: CaseState, opts: { ignoreSignOff?: boolean } = {}): void {
   if (!s.survey?.tier) throw new DomainError('no_survey_no_file', 'no household survey, no file');
-  if (!s.deliberation) throw new DomainError('no_deliberation_no_file', 'no collective deliberation, no file');
+  if (!s.deliberation)
+    throw new DomainError('no_deliberation_no_file', 'no collective deliberation, no file');
   if (!s.notice?.passedAt) throw new DomainError('no_notice_no_file', 'no completed public notice, no file');
-  if (!opts.ignoreSignOff && !s.signOff) throw new DomainError('no_signature_no_file', "no chair's signature, no file");
+  if (!opts.ignoreSignOff && !s.signOff)
+    throw new DomainError('no_signature_no_file', "no chair's signature, no file");
 }
 
 export function fileCase(s: CaseState, now: string): void {
@@ -299,13 +355,22 @@ export function fileCase(s: CaseState, now: string): void {
 function startReferral(s: CaseState, measure: string, agency: string, now: string): void {
   s.referralSeq += 1;
   const id = `${s.workflowId}.r${s.referralSeq}`;
-  s.agencyReferrals[id] = { id, measure, agency, status: 'pending', waitlistPosition: null, outcome: null, updatedAt: now };
+  s.agencyReferrals[id] = {
+    id,
+    measure,
+    agency,
+    status: 'pending',
+    waitlistPosition: null,
+    outcome: null,
+    updatedAt: now,
+  };
   s.effects.push({ kind: 'startReferral', referralId: id, measure, agency });
   record(s, 'referral.sent', now, { referralId: id, measure, agency });
 }
 
 function proposeExit(s: CaseState, now: string, note: string): void {
-  if (activeTasks(s, 'exitApproval').length) throw new DomainError('exit_already_proposed', 'an exit proposal is already open');
+  if (activeTasks(s, 'exitApproval').length)
+    throw new DomainError('exit_already_proposed', 'an exit proposal is already open');
   openTask(s, { type: 'exitApproval', agency: 'union' }, now);
   record(s, 'exit.proposed', now, { note });
   moveTo(s, 'exit_review', now);
@@ -336,7 +401,10 @@ function yearOf(s: CaseState, now: string): number {
 
 function assertWithinCap(s: CaseState, amountCents: number, year: number, excludeId?: string): void {
   const committed = Object.values(s.payments)
-    .filter((p) => p.year === year && p.id !== excludeId && ['pending_approval', 'approved', 'paid'].includes(p.status))
+    .filter(
+      (p) =>
+        p.year === year && p.id !== excludeId && ['pending_approval', 'approved', 'paid'].includes(p.status),
+    )
     .reduce((a, p) => a + p.amountCents, 0);
   if (committed + amountCents > s.policy.annualAidCapCents)
     throw new DomainError(
@@ -363,17 +431,25 @@ export function applyAction(s: CaseState, actor: Actor, cmd: Action, now: string
   switch (cmd.action) {
     case 'addReferral':
       s.referrals.push({ ...cmd.referral, at: now });
-      record(s, 'case.referral_received', now, { source: cmd.referral.source, referrer: cmd.referral.referrer, joined: s.referrals.length > 1 }, actor);
+      record(
+        s,
+        'case.referral_received',
+        now,
+        { source: cmd.referral.source, referrer: cmd.referral.referrer, joined: s.referrals.length > 1 },
+        actor,
+      );
       return;
     case 'raiseObjection':
       union('recording an objection');
-      if (s.stage !== 'public_notice') throw new DomainError('not_in_public_notice', 'objections are taken only during the public notice');
+      if (s.stage !== 'public_notice')
+        throw new DomainError('not_in_public_notice', 'objections are taken only during the public notice');
       s.notice!.objections += 1;
       record(s, 'notice.objection', now, { text: cmd.text }, actor);
       return startSurvey(s, now, 'objection during public notice');
     case 'fileAppeal':
       union('recording an appeal');
-      if (s.stage !== 'not_eligible') throw new DomainError('not_appealable', 'only a not-eligible decision can be appealed');
+      if (s.stage !== 'not_eligible')
+        throw new DomainError('not_appealable', 'only a not-eligible decision can be appealed');
       openTask(s, { type: 'appealReview', agency: 'union' }, now);
       record(s, 'case.appealed', now, { reason: cmd.reason }, actor);
       s.schedule.appealDeadline = null;
@@ -386,23 +462,44 @@ export function applyAction(s: CaseState, actor: Actor, cmd: Action, now: string
       union('preparing union aid');
       if (!s.filing) throw new DomainError('not_filed', 'no aid before filing (先建档、后帮扶)');
       const m = measureByCode(cmd.measure);
-      if (!m || m.kind !== 'union_aid') throw new DomainError('invalid_measure', `${cmd.measure} is not a union aid measure`);
+      if (!m || m.kind !== 'union_aid')
+        throw new DomainError('invalid_measure', `${cmd.measure} is not a union aid measure`);
       const year = yearOf(s, now);
       assertWithinCap(s, cmd.amountCents, year);
       s.paymentSeq += 1;
       const id = `${s.workflowId}.p${s.paymentSeq}`;
-      s.payments[id] = { id, measure: cmd.measure, amountCents: cmd.amountCents, year, preparedBy: actor.id, approvedBy: null, status: 'pending_approval', preparedAt: now };
-      record(s, 'payment.prepared', now, { paymentId: id, measure: cmd.measure, amountCents: cmd.amountCents, year }, actor);
+      s.payments[id] = {
+        id,
+        measure: cmd.measure,
+        amountCents: cmd.amountCents,
+        year,
+        preparedBy: actor.id,
+        approvedBy: null,
+        status: 'pending_approval',
+        preparedAt: now,
+      };
+      record(
+        s,
+        'payment.prepared',
+        now,
+        { paymentId: id, measure: cmd.measure, amountCents: cmd.amountCents, year },
+        actor,
+      );
       openTask(s, { type: 'aidPaymentApproval', agency: 'union', context: { paymentId: id } }, now);
       return;
     }
     case 'proposeExit':
       union('proposing an exit');
-      if (s.stage !== 'assisting') throw new DomainError('not_assisting', 'an exit is proposed for a case in assistance');
+      if (s.stage !== 'assisting')
+        throw new DomainError('not_assisting', 'an exit is proposed for a case in assistance');
       return proposeExit(s, now, cmd.note);
     case 'reportNewHardship':
       union('reporting a new hardship');
-      if (s.stage !== 'gradual_exit') throw new DomainError('not_in_gradual_exit', 'a new hardship reopens a case in its gradual-exit period');
+      if (s.stage !== 'gradual_exit')
+        throw new DomainError(
+          'not_in_gradual_exit',
+          'a new hardship reopens a case in its gradual-exit period',
+        );
       return reopen(s, now, cmd.cause, cmd.description);
     case 'returnForCorrection': {
       const t = getActiveTask(s, cmd.taskId);
@@ -418,7 +515,11 @@ export function applyAction(s: CaseState, actor: Actor, cmd: Action, now: string
     }
     case 'extendDeadline': {
       const t = getActiveTask(s, cmd.taskId);
-      if (!isSupervisorOf(actor, t.agency)) throw new DomainError('forbidden', 'extending a deadline needs a coordinator or the agency supervisor');
+      if (!isSupervisorOf(actor, t.agency))
+        throw new DomainError(
+          'forbidden',
+          'extending a deadline needs a coordinator or the agency supervisor',
+        );
       extendDeadline(s, cmd.taskId, cmd.by, cmd.reason, now, actor);
       return;
     }
@@ -426,19 +527,22 @@ export function applyAction(s: CaseState, actor: Actor, cmd: Action, now: string
       union('revoking a referral');
       const r = s.agencyReferrals[cmd.referralId];
       if (!r) throw new DomainError('referral_not_found', `referral ${cmd.referralId} is not on this case`);
-      if (!['pending', 'accepted', 'waitlisted'].includes(r.status)) throw new DomainError('referral_closed', `referral ${r.id} is ${r.status}`);
+      if (!['pending', 'accepted', 'waitlisted'].includes(r.status))
+        throw new DomainError('referral_closed', `referral ${r.id} is ${r.status}`);
       s.effects.push({ kind: 'revokeReferral', referralId: r.id, reason: cmd.reason });
       record(s, 'referral.revoke_requested', now, { referralId: r.id, reason: cmd.reason }, actor);
       return;
     }
     case 'hold':
-      if (!actor.roles.includes('coordinator')) throw new DomainError('forbidden', 'putting a case on hold needs a coordinator');
+      if (!actor.roles.includes('coordinator'))
+        throw new DomainError('forbidden', 'putting a case on hold needs a coordinator');
       if (s.hold) throw new DomainError('already_on_hold', 'the case is already on hold');
       s.hold = { since: now, reason: cmd.reason };
       record(s, 'case.held', now, { reason: cmd.reason }, actor);
       return;
     case 'resume': {
-      if (!actor.roles.includes('coordinator')) throw new DomainError('forbidden', 'resuming a case needs a coordinator');
+      if (!actor.roles.includes('coordinator'))
+        throw new DomainError('forbidden', 'resuming a case needs a coordinator');
       if (!s.hold) throw new DomainError('not_on_hold', 'the case is not on hold');
       const ms = Date.parse(now) - Date.parse(s.hold.since);
       s.hold = null;
@@ -451,15 +555,18 @@ export function applyAction(s: CaseState, actor: Actor, cmd: Action, now: string
     case 'reassign': {
       const t = getActiveTask(s, cmd.taskId);
       if (cmd.action === 'reassign') {
-        if (!isSupervisorOf(actor, t.agency)) throw new DomainError('forbidden', 'reassigning needs a coordinator or the agency supervisor');
+        if (!isSupervisorOf(actor, t.agency))
+          throw new DomainError('forbidden', 'reassigning needs a coordinator or the agency supervisor');
         t.assignee = cmd.assignee;
       } else {
         assertAgency(actor, t.agency, `task ${t.id}`);
         if (cmd.action === 'claim') {
-          if (t.assignee && t.assignee !== actor.id) throw new DomainError('task_claimed', `task ${t.id} is claimed by ${t.assignee}`);
+          if (t.assignee && t.assignee !== actor.id)
+            throw new DomainError('task_claimed', `task ${t.id} is claimed by ${t.assignee}`);
           t.assignee = actor.id;
         } else {
-          if (t.assignee !== actor.id && !isSupervisorOf(actor, t.agency)) throw new DomainError('forbidden', `task ${t.id} is not claimed by ${actor.id}`);
+          if (t.assignee !== actor.id && !isSupervisorOf(actor, t.agency))
+            throw new DomainError('forbidden', `task ${t.id} is not claimed by ${actor.id}`);
           t.assignee = null;
         }
       }
@@ -475,12 +582,20 @@ export function applyAction(s: CaseState, actor: Actor, cmd: Action, now: string
     case 'remind':
     case 'escalate': {
       const t = getActiveTask(s, cmd.taskId);
-      if (!isSupervisorOf(actor, t.agency)) throw new DomainError('forbidden', `${cmd.action} needs a coordinator or the agency supervisor`);
+      if (!isSupervisorOf(actor, t.agency))
+        throw new DomainError('forbidden', `${cmd.action} needs a coordinator or the agency supervisor`);
       if (cmd.action === 'escalate') {
         t.escalatedAt = now;
         t.escalatedTo = { agency: t.agency, role: 'supervisor' };
         touch(s, t);
-        record(s, 'task.escalated', now, { type: t.type, manual: true, reason: cmd.reason, to: t.escalatedTo }, actor, t.id);
+        record(
+          s,
+          'task.escalated',
+          now,
+          { type: t.type, manual: true, reason: cmd.reason, to: t.escalatedTo },
+          actor,
+          t.id,
+        );
       } else {
         record(s, 'task.reminded', now, { type: t.type, manual: true }, actor, t.id);
       }
@@ -515,7 +630,13 @@ export function applyReferralUpdate(s: CaseState, u: ReferralUpdate, now: string
   r.waitlistPosition = u.waitlistPosition ?? r.waitlistPosition;
   r.outcome = u.outcome ?? r.outcome;
   r.updatedAt = now;
-  record(s, `referral.${u.status}`, now, { referralId: r.id, measure: r.measure, agency: r.agency, waitlistPosition: r.waitlistPosition, outcome: r.outcome });
+  record(s, `referral.${u.status}`, now, {
+    referralId: r.id,
+    measure: r.measure,
+    agency: r.agency,
+    waitlistPosition: r.waitlistPosition,
+    outcome: r.outcome,
+  });
 }
 
 export function markPaid(s: CaseState, paymentId: string, now: string): void {
@@ -523,7 +644,12 @@ export function markPaid(s: CaseState, paymentId: string, now: string): void {
   if (!p || p.status === 'paid') return;
   p.status = 'paid';
   s.paidByYear[p.year] = (s.paidByYear[p.year] ?? 0) + p.amountCents;
-  record(s, 'payment.paid', now, { paymentId, amountCents: p.amountCents, year: p.year, paidThisYear: s.paidByYear[p.year] });
+  record(s, 'payment.paid', now, {
+    paymentId,
+    amountCents: p.amountCents,
+    year: p.year,
+    paidThisYear: s.paidByYear[p.year],
+  });
 }
 
 // ---------------------------------------------------------------- time
@@ -551,7 +677,10 @@ export function tick(s: CaseState, now: string): void {
   }
   while (due(s.schedule.nextQuarterlyReviewAt)) {
     openTask(s, { type: 'quarterlyReview', agency: 'union' }, now);
-    s.schedule.nextQuarterlyReviewAt = addMonths(s.schedule.nextQuarterlyReviewAt!, s.policy.quarterlyReviewIntervalMonths);
+    s.schedule.nextQuarterlyReviewAt = addMonths(
+      s.schedule.nextQuarterlyReviewAt!,
+      s.policy.quarterlyReviewIntervalMonths,
+    );
   }
   for (const f of s.schedule.followUps) {
     if (!f.opened && due(f.at)) {
@@ -602,7 +731,14 @@ export function caseView(s: CaseState) {
     fileNumber: s.filing?.fileNumber ?? null,
     onHold: s.hold !== null,
     policyVersion: s.policy.version,
-    openTasks: activeTasks(s).map((t) => ({ id: t.id, type: t.type, agency: t.agency, status: t.status, dueAt: t.dueAt, assignee: t.assignee })),
+    openTasks: activeTasks(s).map((t) => ({
+      id: t.id,
+      type: t.type,
+      agency: t.agency,
+      status: t.status,
+      dueAt: t.dueAt,
+      assignee: t.assignee,
+    })),
     referrals: Object.values(s.agencyReferrals),
     payments: Object.values(s.payments),
     paidByYear: s.paidByYear,

@@ -70,7 +70,11 @@ export const ActionSchema = z.discriminatedUnion('action', [
     cause: HardshipCauseSchema,
     description: z.string().trim().min(1).max(2000),
   }),
-  z.object({ action: z.literal('returnForCorrection'), taskId: z.string().min(1), reason: z.string().trim().min(1) }),
+  z.object({
+    action: z.literal('returnForCorrection'),
+    taskId: z.string().min(1),
+    reason: z.string().trim().min(1),
+  }),
   z.object({ action: z.literal('correctionReceived'), taskId: z.string().min(1) }),
   z.object({
     action: z.literal('extendDeadline'),
@@ -78,13 +82,21 @@ export const ActionSchema = z.discriminatedUnion('action', [
     by: DeadlineSchema,
     reason: z.string().trim().min(1),
   }),
-  z.object({ action: z.literal('revokeReferral'), referralId: z.string().min(1), reason: z.string().trim().min(1) }),
+  z.object({
+    action: z.literal('revokeReferral'),
+    referralId: z.string().min(1),
+    reason: z.string().trim().min(1),
+  }),
   z.object({ action: z.literal('hold'), reason: z.string().trim().min(1) }),
   z.object({ action: z.literal('resume') }),
   z.object({ action: z.literal('claim'), taskId: z.string().min(1) }),
   z.object({ action: z.literal('release'), taskId: z.string().min(1) }),
   z.object({ action: z.literal('reassign'), taskId: z.string().min(1), assignee: z.string().min(1) }),
-  z.object({ action: z.literal('comment'), taskId: z.string().min(1).optional(), text: z.string().trim().min(1) }),
+  z.object({
+    action: z.literal('comment'),
+    taskId: z.string().min(1).optional(),
+    text: z.string().trim().min(1),
+  }),
   z.object({ action: z.literal('remind'), taskId: z.string().min(1) }),
   z.object({ action: z.literal('escalate'), taskId: z.string().min(1), reason: z.string().trim().min(1) }),
 ]);
@@ -158,7 +170,14 @@ export interface CaseState extends Book {
 export type Effect =
   | { kind: 'startReferral'; referralId: string; measure: string; agency: string }
   | { kind: 'revokeReferral'; referralId: string; reason: string }
-  | { kind: 'disburse'; paymentId: string; amountCents: number; year: number; measure: string; approvedBy: string };
+  | {
+      kind: 'disburse';
+      paymentId: string;
+      amountCents: number;
+      year: number;
+      measure: string;
+      approvedBy: string;
+    };
 
 export interface StartInput {
   household: Household;

@@ -188,14 +188,31 @@ export function tickTasks(book: Book, now: string): void {
     if (!task.remindedAt && t >= Date.parse(task.remindAt)) {
       task.remindedAt = now;
       touch(book, task);
-      record(book, 'task.reminded', now, { type: task.type, agency: task.agency, dueAt: task.dueAt }, null, task.id);
+      record(
+        book,
+        'task.reminded',
+        now,
+        { type: task.type, agency: task.agency, dueAt: task.dueAt },
+        null,
+        task.id,
+      );
     }
     if (!task.escalatedAt && t >= Date.parse(task.dueAt)) {
       const target = book.policy.escalation.byTaskType[task.type] ?? book.policy.escalation.default;
       task.escalatedAt = now;
-      task.escalatedTo = { agency: target.agency === 'owner' ? task.agency : target.agency, role: target.role };
+      task.escalatedTo = {
+        agency: target.agency === 'owner' ? task.agency : target.agency,
+        role: target.role,
+      };
       touch(book, task);
-      record(book, 'task.escalated', now, { type: task.type, dueAt: task.dueAt, to: task.escalatedTo }, null, task.id);
+      record(
+        book,
+        'task.escalated',
+        now,
+        { type: task.type, dueAt: task.dueAt, to: task.escalatedTo },
+        null,
+        task.id,
+      );
     }
   }
 }
@@ -205,19 +222,36 @@ export function nextTaskWake(book: Book): number | undefined {
   let next: number | undefined;
   for (const task of Object.values(book.tasks)) {
     if (task.status !== 'open') continue;
-    const candidates = [task.remindedAt ? undefined : task.remindAt, task.escalatedAt ? undefined : task.dueAt];
+    const candidates = [
+      task.remindedAt ? undefined : task.remindAt,
+      task.escalatedAt ? undefined : task.dueAt,
+    ];
     for (const c of candidates) if (c) next = Math.min(next ?? Infinity, Date.parse(c));
   }
   return next;
 }
 
-export function returnForCorrection(book: Book, taskId: string, reason: string, now: string, actor: Actor): Task {
+export function returnForCorrection(
+  book: Book,
+  taskId: string,
+  reason: string,
+  now: string,
+  actor: Actor,
+): Task {
   const task = getActiveTask(book, taskId);
-  if (task.status !== 'open') throw new DomainError('task_not_open', `task ${taskId} is already awaiting correction`);
+  if (task.status !== 'open')
+    throw new DomainError('task_not_open', `task ${taskId} is already awaiting correction`);
   task.status = 'awaiting_correction';
   task.pausedRemainingMs = Math.max(0, Date.parse(task.dueAt) - Date.parse(now));
   touch(book, task);
-  record(book, 'task.returned_for_correction', now, { reason, remainingMs: task.pausedRemainingMs }, actor, task.id);
+  record(
+    book,
+    'task.returned_for_correction',
+    now,
+    { reason, remainingMs: task.pausedRemainingMs },
+    actor,
+    task.id,
+  );
   return task;
 }
 

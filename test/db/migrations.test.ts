@@ -31,7 +31,9 @@ async function catalog(url: string) {
       constraints: await q(`SELECT conrelid::regclass::text AS tbl, conname, pg_get_constraintdef(oid) AS def
                              FROM pg_constraint WHERE connamespace = 'public'::regnamespace
                              AND conrelid::regclass::text <> '_prisma_migrations' ORDER BY conname`),
-      enums: await q(`SELECT t.typname, e.enumlabel FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid ORDER BY 1, e.enumsortorder`),
+      enums: await q(
+        `SELECT t.typname, e.enumlabel FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid ORDER BY 1, e.enumsortorder`,
+      ),
     };
   } finally {
     await c.end();
@@ -71,10 +73,17 @@ test('the committed migrations build exactly the database schema.prisma describe
 
 test("migrations are recorded in Prisma's _prisma_migrations with the file's checksum, and re-running applies nothing", async () => {
   const dir = path.join(root, 'prisma/migrations');
-  const names = fs.readdirSync(dir).filter((d) => fs.statSync(path.join(dir, d)).isDirectory()).sort();
+  const names = fs
+    .readdirSync(dir)
+    .filter((d) => fs.statSync(path.join(dir, d)).isDirectory())
+    .sort();
   const c = new Client({ connectionString: fromMigrations });
   await c.connect();
-  const rows = (await c.query('SELECT migration_name, checksum, finished_at FROM _prisma_migrations ORDER BY migration_name')).rows;
+  const rows = (
+    await c.query(
+      'SELECT migration_name, checksum, finished_at FROM _prisma_migrations ORDER BY migration_name',
+    )
+  ).rows;
   await c.end();
   expect(rows.map((r) => r.migration_name)).toEqual(names);
   for (const r of rows) {
@@ -82,5 +91,7 @@ test("migrations are recorded in Prisma's _prisma_migrations with the file's che
     expect(r.checksum).toBe(crypto.createHash('sha256').update(sql).digest('hex'));
     expect(r.finished_at).not.toBeNull();
   }
-  expect(tsx('scripts/migrate.ts', { DATABASE_URL: fromMigrations }).trim()).toBe('database schema is up to date');
+  expect(tsx('scripts/migrate.ts', { DATABASE_URL: fromMigrations }).trim()).toBe(
+    'database schema is up to date',
+  );
 });

@@ -35,7 +35,10 @@ test('a referral starts a case whose first task is completed over HTTP, advancin
 
   const done = await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
     token: union,
-    body: { type: 'intakeReview', form: { decision: 'accept', consent: { dataComparison: true, sharingWithAgencies: true } } },
+    body: {
+      type: 'intakeReview',
+      form: { decision: 'accept', consent: { dataComparison: true, sharingWithAgencies: true } },
+    },
   });
   expect(done.status).toBe(200);
   expect(done.body.stage).toBe('comparison');
@@ -45,7 +48,10 @@ test('a referral starts a case whose first task is completed over HTTP, advancin
   expect(read.body.stage).toBe('comparison');
   expect(read.body.idNumberMasked).toBe('230***********123X');
   expect(JSON.stringify(read.body)).not.toContain('23010219800101123X');
-  expect(read.body.openTasks.map((t: { type: string }) => t.type).sort()).toEqual(['dataComparisonCivil', 'dataComparisonHr']);
+  expect(read.body.openTasks.map((t: { type: string }) => t.type).sort()).toEqual([
+    'dataComparisonCivil',
+    'dataComparisonHr',
+  ]);
   expect(read.body.timeline.map((e: { type: string }) => e.type)).toEqual(
     expect.arrayContaining(['case.opened', 'case.referral_received', 'task.completed', 'case.stage_changed']),
   );
@@ -55,7 +61,10 @@ test('a referral starts a case whose first task is completed over HTTP, advancin
   expect(civil.body.items.map((t: { type: string }) => t.type)).toContain('dataComparisonCivil');
   const again = await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
     token: union,
-    body: { type: 'intakeReview', form: { decision: 'accept', consent: { dataComparison: true, sharingWithAgencies: true } } },
+    body: {
+      type: 'intakeReview',
+      form: { decision: 'accept', consent: { dataComparison: true, sharingWithAgencies: true } },
+    },
   });
   expect(again.status).toBe(409);
   expect(again.body).toMatchObject({ type: '/problems/task_not_open', status: 409 });
@@ -63,7 +72,11 @@ test('a referral starts a case whose first task is completed over HTTP, advancin
 
 test('health and readiness report Temporal and the database', async () => {
   expect((await stack.http('GET', '/healthz')).body).toEqual({ status: 'ok' });
-  expect((await stack.http('GET', '/readyz')).body).toEqual({ status: 'ready', temporal: 'ok', database: 'ok' });
+  expect((await stack.http('GET', '/readyz')).body).toEqual({
+    status: 'ready',
+    temporal: 'ok',
+    database: 'ok',
+  });
 });
 
 test('readiness is 503 naming the database when it is unreachable', async () => {
@@ -71,7 +84,11 @@ test('readiness is 503 naming the database when it is unreachable', async () => 
   try {
     await broken.db.$disconnect();
     const badDb = createDb('postgresql://postgres@127.0.0.1:1/none', 1);
-    const server = await listen(createApp({ config: broken.config, db: badDb, client: broken.client }), 0, '127.0.0.1');
+    const server = await listen(
+      createApp({ config: broken.config, db: badDb, client: broken.client }),
+      0,
+      '127.0.0.1',
+    );
     const res = await fetch(`http://127.0.0.1:${server.port}/readyz`);
     const body = (await res.json()) as { temporal: string; database: string };
     expect(res.status).toBe(503);

@@ -28,7 +28,17 @@ export class CaseDriver {
         workflowId: this.workflowId,
         taskQueue: this.taskQueue,
         workflowIdConflictPolicy: 'USE_EXISTING',
-        args: [{ start: { household: this.household, householdKey: this.workflowId, referral, policy: this.policy, calendar } }],
+        args: [
+          {
+            start: {
+              household: this.household,
+              householdKey: this.workflowId,
+              referral,
+              policy: this.policy,
+              calendar,
+            },
+          },
+        ],
       }),
     });
     this.caseId = view.caseId;
@@ -52,9 +62,9 @@ export class CaseDriver {
   async complete(type: TaskType, form: unknown, actor: Actor): Promise<CaseView> {
     const t = this.task(type);
     const update = t.workflowId === this.workflowId ? completeTask : completeReferralTask;
-    return (await this.client.workflow
-      .getHandle(t.workflowId)
-      .executeUpdate(update as typeof completeTask, { args: [{ taskId: t.id, actor, completion: { type, form } as never }] })) as CaseView;
+    return (await this.client.workflow.getHandle(t.workflowId).executeUpdate(update as typeof completeTask, {
+      args: [{ taskId: t.id, actor, completion: { type, form } as never }],
+    })) as CaseView;
   }
 
   act(command: Action, actor: Actor): Promise<CaseView> {

@@ -23,7 +23,12 @@ let n = 0;
 export function household(overrides: Partial<Household> = {}): Household {
   n += 1;
   const serial = String(Date.now() % 1e7).padStart(7, '0') + String(n).padStart(3, '0');
-  return { idNumber: `2301${serial}${String(n % 10000).padStart(4, '0')}`.slice(0, 17) + 'X', headName: '李秀芳', regionCode: REGION, ...overrides };
+  return {
+    idNumber: `2301${serial}${String(n % 10000).padStart(4, '0')}`.slice(0, 17) + 'X',
+    headName: '李秀芳',
+    regionCode: REGION,
+    ...overrides,
+  };
 }
 
 export const referral: Referral = { source: 'cadre', referrer: 'Daoli district union' };
@@ -34,9 +39,22 @@ export function testPolicy(overrides: Partial<Policy> = {}): Policy {
 export const calendar = cnMainlandCalendar;
 
 export const forms = {
-  intakeAccept: { decision: 'accept', consent: { dataComparison: true, sharingWithAgencies: true } } satisfies FormOf<'intakeReview'>,
-  civil: { monthlyIncomeCents: 120000, realEstateCount: 0, vehicleCount: 0, depositsCents: 0, currentAllowances: [] } satisfies FormOf<'dataComparisonCivil'>,
-  hr: { employedMembers: 0, unemployedMembers: 1, socialInsurance: { pension: false, medical: true, unemployment: false } } satisfies FormOf<'dataComparisonHr'>,
+  intakeAccept: {
+    decision: 'accept',
+    consent: { dataComparison: true, sharingWithAgencies: true },
+  } satisfies FormOf<'intakeReview'>,
+  civil: {
+    monthlyIncomeCents: 120000,
+    realEstateCount: 0,
+    vehicleCount: 0,
+    depositsCents: 0,
+    currentAllowances: [],
+  } satisfies FormOf<'dataComparisonCivil'>,
+  hr: {
+    employedMembers: 0,
+    unemployedMembers: 1,
+    socialInsurance: { pension: false, medical: true, unemployment: false },
+  } satisfies FormOf<'dataComparisonHr'>,
   surveyEligible: {
     visitedOn: '2026-03-02',
     members: 3,
@@ -61,7 +79,20 @@ export const forms = {
     workingCapacity: 'full',
     accidentCaused: false,
   } satisfies FormOf<'householdSurvey'>,
-  deliberationApprove: { meetingOn: '2026-03-10', attendees: 5, decision: 'approve', minutesRef: 'M-2026-031' } satisfies FormOf<'collectiveDeliberation'>,
+  deliberationApprove: {
+    meetingOn: '2026-03-10',
+    attendees: 5,
+    decision: 'approve',
+    minutesRef: 'M-2026-031',
+  } satisfies FormOf<'collectiveDeliberation'>,
   sign: { decision: 'sign' } satisfies FormOf<'chairSignOff'>,
-  checklistAll: { food: true, clothing: true, employment: true, medical: true, schooling: true, housing: true, socialInsurance: true },
+  checklistAll: {
+    food: true,
+    clothing: true,
+    employment: true,
+    medical: true,
+    schooling: true,
+    housing: true,
+    socialInsurance: true,
+  },
 };

@@ -29,7 +29,8 @@ async function waitForPort(port: number, ms: number): Promise<void> {
       s.once('error', () => (s.destroy(), r(false)));
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`Temporal dev server did not listen on ${port} within ${ms} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`Temporal dev server did not listen on ${port} within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -38,7 +39,8 @@ export const TEMPLATE_DB = 'hrp_template';
 
 export default async function globalSetup(): Promise<void> {
   const baseUrl = process.env.TEST_DATABASE_URL;
-  if (!baseUrl) throw new Error('TEST_DATABASE_URL is not set: run the suite with `npm test` (scripts/test.sh)');
+  if (!baseUrl)
+    throw new Error('TEST_DATABASE_URL is not set: run the suite with `npm test` (scripts/test.sh)');
 
   // Template database, migrated once through the same migrate script the platform uses.
   const admin = new PgClient({ connectionString: baseUrl });
@@ -48,17 +50,34 @@ export default async function globalSetup(): Promise<void> {
   await admin.end();
   const templateUrl = new URL(baseUrl);
   templateUrl.pathname = `/${TEMPLATE_DB}`;
-  execFileSync(process.execPath, [require.resolve('tsx/cli'), path.resolve(__dirname, '../../scripts/migrate.ts')], {
-    env: { ...process.env, DATABASE_URL: templateUrl.toString() },
-    stdio: 'pipe',
-  });
+  execFileSync(
+    process.execPath,
+    [require.resolve('tsx/cli'), path.resolve(__dirname, '../../scripts/migrate.ts')],
+    {
+      env: { ...process.env, DATABASE_URL: templateUrl.toString() },
+      stdio: 'pipe',
+    },
+  );
 
   const port = await freePort();
   const server = spawn(
     resolveTool('temporal'),
     [
-      'server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error',
-      '--search-attribute', 'CaseStage=Keyword', '--search-attribute', 'RegionCode=Keyword', '--search-attribute', 'HouseholdKey=Keyword',
+      'server',
+      'start-dev',
+      '--headless',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--log-level',
+      'error',
+      '--search-attribute',
+      'CaseStage=Keyword',
+      '--search-attribute',
+      'RegionCode=Keyword',
+      '--search-attribute',
+      'HouseholdKey=Keyword',
     ],
     { stdio: 'ignore', detached: true },
   );

@@ -36,7 +36,10 @@ export function memoryActivities() {
     },
     openTasks(caseId: string, type?: string) {
       return [...tasks.values()].filter(
-        (t) => t.caseId === caseId && (t.status === 'open' || t.status === 'awaiting_correction') && (!type || t.type === type),
+        (t) =>
+          t.caseId === caseId &&
+          (t.status === 'open' || t.status === 'awaiting_correction') &&
+          (!type || t.type === type),
       );
     },
     eventTypes(caseId: string) {

@@ -24,7 +24,11 @@ export interface Stack {
   baseUrl: string;
   databaseUrl: string;
   token(claims: Omit<Claims, 'exp'>): string;
-  http(method: string, path: string, opts?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  http(
+    method: string,
+    path: string,
+    opts?: { token?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   stop(): Promise<void>;
 }
 
@@ -63,7 +67,12 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const workerConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-  const worker = await createWorker({ connection: workerConnection, namespace: config.TEMPORAL_NAMESPACE, taskQueue, db });
+  const worker = await createWorker({
+    connection: workerConnection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue,
+    db,
+  });
   const workerRun = worker.run();
   const server = await listen(createApp({ config, db, client }), 0, '127.0.0.1');
   const baseUrl = `http://127.0.0.1:${server.port}`;
@@ -84,7 +93,12 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
           ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
           ...opts.headers,
         },
-        body: opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body),
+        body:
+          opts.body === undefined
+            ? undefined
+            : typeof opts.body === 'string'
+              ? opts.body
+              : JSON.stringify(opts.body),
       });
       const text = await res.text();
       let body: unknown = text;
@@ -108,7 +122,10 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
 }
 
 /** Polls until `fn` returns a truthy value (the projection is written just after an Update returns). */
-export async function eventually<T>(fn: () => Promise<T | undefined | null | false>, ms = 10_000): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | null | false>,
+  ms = 10_000,
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await fn();

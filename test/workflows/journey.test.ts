@@ -2,9 +2,11 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { resolveTool } from '../../scripts/tools';
 import { CaseDriver } from '../support/caseDriver';
+import { recordHistories } from '../support/histories';
 import { actors, forms, household, testPolicy } from '../support/fixtures';
 import { memoryActivities, type MemoryStore } from '../support/memoryActivities';
 import type { Policy } from '../../domain/policy';
+import { completeTask as completeTaskUpdate } from '../../workflows/householdCase';
 
 let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundle;
@@ -21,12 +23,46 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-async function withCase(fn: (c: CaseDriver, store: MemoryStore) => Promise<void>, policy: Policy = testPolicy()) {
+async function withCase(
+  fn: (c: CaseDriver, store: MemoryStore) => Promise<void>,
+  policy: Policy = testPolicy(),
+) {
   const taskQueue = `journey-${++seq}`;
   const store = memoryActivities();
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities: store.activities });
-  const driver = new CaseDriver(env.client, taskQueue, store, `household-test-${seq}-${Date.now()}`, household(), policy);
-  await worker.runUntil(fn(driver, store));
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: store.activities,
+  });
+  const driver = new CaseDriver(
+    env.client,
+    taskQueue,
+    store,
+    `household-test-${seq}-${Date.now()}`,
+    household(),
+    policy,
+  );
+  try {
+    await worker.runUntil(fn(driver, store));
+    // `RECORD_HISTORIES=1 npx jest test/workflows/journey.test.ts` refreshes the replay corpus.
+    if (process.env.RECORD_HISTORIES === '1') {
+      const ids = new Set([driver.workflowId, ...[...store.tasks.values()].map((t) => t.workflowId)]);
+      await recordHistories(env.client, expect.getState().currentTestName ?? `case-${seq}`, [...ids]);
+    }
+  } finally {
+    // A failed test must not leave an Update in flight: that would stop time skipping for the
+    // whole server (TEMPORAL-NOTES trap 4) and hang every later test.
+    const ids = new Set([driver.workflowId, ...[...store.tasks.values()].map((t) => t.workflowId)]);
+    await Promise.all(
+      [...ids].map((id) =>
+        env.client.workflow
+          .getHandle(id)
+          .terminate('test over')
+          .catch(() => undefined),
+      ),
+    );
+  }
 }
 
 const DAY = 24 * 3600_000;
@@ -50,30 +86,546 @@ test('happy path: referral to filing, plan, exit, follow-ups at 3 and 6 months, 
     expect(start.openTasks.map((t) => t.type)).toEqual(['intakeReview']);
     const afterIntake = await c.complete('intakeReview', forms.intakeAccept, actors.unionStaff);
     expect(afterIntake.stage).toBe('comparison');
-    expect(afterIntake.openTasks.map((t) => t.type).sort()).toEqual(['dataComparisonCivil', 'dataComparisonHr']);
+    expect(afterIntake.openTasks.map((t) => t.type).sort()).toEqual([
+      'dataComparisonCivil',
+      'dataComparisonHr',
+    ]);
     await c.complete('dataComparisonCivil', forms.civil, actors.civil);
     expect((await c.complete('dataComparisonHr', forms.hr, actors.hr)).stage).toBe('survey');
     const assessed = await c.complete('householdSurvey', forms.surveyEligible, actors.unionStaff);
     expect(assessed.tier).toBe('deep'); // gap 350000 - 150000 = ¥2,000 a month ≥ deep threshold
-    expect((await c.complete('collectiveDeliberation', forms.deliberationApprove, actors.unionStaff)).stage).toBe('public_notice');
+    expect(
+      (await c.complete('collectiveDeliberation', forms.deliberationApprove, actors.unionStaff)).stage,
+    ).toBe('public_notice');
     await env.sleep(8 * DAY);
     expect((await c.view()).stage).toBe('sign_off');
     const filed = await c.complete('chairSignOff', forms.sign, actors.chair);
     expect(filed.stage).toBe('planning');
     expect(filed.fileNumber).toMatch(/^hl-harbin-daoli-2\d{3}-/);
-    const plan = await c.complete('assistancePlan', { route: 'assist', measures: ['union_living_aid'] }, actors.unionStaff);
+    const plan = await c.complete(
+      'assistancePlan',
+      { route: 'assist', measures: ['union_living_aid'] },
+      actors.unionStaff,
+    );
     expect(plan.stage).toBe('assisting');
     await c.act({ action: 'proposeExit', note: 'wife employed, medical costs covered' }, actors.unionStaff);
-    const exit = await c.complete('exitApproval', { decision: 'approve', checklist: forms.checklistAll }, actors.chair);
+    const exit = await c.complete(
+      'exitApproval',
+      { decision: 'approve', checklist: forms.checklistAll },
+      actors.chair,
+    );
     expect(exit.stage).toBe('gradual_exit');
     await env.sleep(92 * DAY);
     await c.complete('followUpVisit', { visitedOn: '2026-06-01', outcome: 'stable' }, actors.unionStaff);
     expect((await c.view()).stage).toBe('gradual_exit');
     await env.sleep(92 * DAY);
-    const closed = await c.complete('followUpVisit', { visitedOn: '2026-09-01', outcome: 'stable' }, actors.unionStaff);
+    const closed = await c.complete(
+      'followUpVisit',
+      { visitedOn: '2026-09-01', outcome: 'stable' },
+      actors.unionStaff,
+    );
     expect(closed.stage).toBe('closed');
     expect(await c.handle().result()).toMatchObject({ stage: 'closed' });
-    expect(store.eventTypes(c.caseId)).toEqual(expect.arrayContaining(['case.filed', 'notice.passed', 'case.stage_changed']));
+    expect(store.eventTypes(c.caseId)).toEqual(
+      expect.arrayContaining(['case.filed', 'notice.passed', 'case.stage_changed']),
+    );
     expect(store.cases.get(c.caseId)?.stage).toBe('closed');
   });
 });
+
+test('not eligible: no monthly gap, no appeal within the window → ineligible', async () => {
+  await withCase(async (c) => {
+    await c.refer(actors.unionStaff);
+    await c.complete('intakeReview', forms.intakeAccept, actors.unionStaff);
+    await c.complete('dataComparisonCivil', forms.civil, actors.civil);
+    await c.complete('dataComparisonHr', forms.hr, actors.hr);
+    const v = await c.complete('householdSurvey', forms.surveyIneligible, actors.unionStaff);
+    expect(v.stage).toBe('not_eligible');
+    await env.sleep(30 * DAY); // 15 working days pass
+    expect(await c.handle().result()).toMatchObject({
+      stage: 'ineligible',
+      ending: { reason: expect.stringContaining('no appeal') },
+    });
+  });
+});
+
+test('an appeal within the window opens a review; upheld, the case is surveyed again', async () => {
+  await withCase(async (c) => {
+    await c.refer(actors.unionStaff);
+    await c.complete('intakeReview', forms.intakeAccept, actors.unionStaff);
+    await c.complete('dataComparisonCivil', forms.civil, actors.civil);
+    await c.complete('dataComparisonHr', forms.hr, actors.hr);
+    await c.complete('householdSurvey', forms.surveyIneligible, actors.unionStaff);
+    await env.sleep(3 * DAY);
+    const appealed = await c.act(
+      { action: 'fileAppeal', reason: 'medical bills were left out of the survey' },
+      actors.unionStaff,
+    );
+    expect(appealed.stage).toBe('appeal_review');
+    expect(
+      await rejection(
+        c.complete('appealReview', { decision: 'uphold', reason: 'bills verified' }, actors.unionStaff),
+      ),
+    ).toMatch(/supervisor/);
+    const upheld = await c.complete(
+      'appealReview',
+      { decision: 'uphold', reason: 'bills verified' },
+      actors.unionSupervisor,
+    );
+    expect(upheld.stage).toBe('survey');
+    expect((await c.complete('householdSurvey', forms.surveyEligible, actors.unionStaff)).stage).toBe(
+      'deliberation',
+    );
+  });
+});
+
+test('an objection during the public notice sends the case back to verification', async () => {
+  await withCase(async (c, store) => {
+    await c.refer(actors.unionStaff);
+    await c.complete('intakeReview', forms.intakeAccept, actors.unionStaff);
+    await c.complete('dataComparisonCivil', forms.civil, actors.civil);
+    await c.complete('dataComparisonHr', forms.hr, actors.hr);
+    await c.complete('householdSurvey', forms.surveyEligible, actors.unionStaff);
+    await c.complete('collectiveDeliberation', forms.deliberationApprove, actors.unionStaff);
+    await env.sleep(2 * DAY);
+    const back = await c.act(
+      { action: 'raiseObjection', text: 'neighbour reports a second flat' },
+      actors.unionStaff,
+    );
+    expect(back.stage).toBe('survey');
+    await env.sleep(8 * DAY); // the old notice's end passes: nothing may be signed from it
+    expect((await c.view()).stage).toBe('survey');
+    expect(await rejection(c.act({ action: 'raiseObjection', text: 'again' }, actors.unionStaff))).toMatch(
+      /not_in_public_notice/,
+    );
+    await c.complete('householdSurvey', forms.surveyEligible, actors.unionStaff);
+    await c.complete('collectiveDeliberation', forms.deliberationApprove, actors.unionStaff);
+    await env.sleep(8 * DAY);
+    expect((await c.complete('chairSignOff', forms.sign, actors.chair)).stage).toBe('planning');
+    expect(store.eventTypes(c.caseId).filter((t) => t === 'notice.objection')).toHaveLength(1);
+  });
+});
+
+test('an agency declines a referral with a coded reason; the case sees it', async () => {
+  await withCase(async (c, store) => {
+    await fileCase(c);
+    await c.complete(
+      'assistancePlan',
+      { route: 'assist', measures: ['public_rental_housing', 'medical_assistance'] },
+      actors.unionStaff,
+    );
+    const housingTask = await waitFor(() =>
+      store.openTasks(c.caseId, 'referralAcceptance').find((t) => t.agency === 'housing'),
+    );
+    const wrongAgency = c.client.workflow
+      .getHandle(housingTask.workflowId)
+      .executeUpdate(completeTaskUpdate, {
+        args: [
+          {
+            taskId: housingTask.id,
+            actor: actors.medical,
+            completion: { type: 'referralAcceptance', form: { decision: 'accept' } },
+          },
+        ],
+      });
+    expect(await rejection(wrongAgency)).toMatch(/forbidden: this referral belongs to agency housing/);
+    await c.client.workflow.getHandle(housingTask.workflowId).executeUpdate(completeTaskUpdate, {
+      args: [
+        {
+          taskId: housingTask.id,
+          actor: actors.housing,
+          completion: {
+            type: 'referralAcceptance',
+            form: { decision: 'decline', reasonCode: 'quota_exhausted' },
+          },
+        },
+      ],
+    });
+    const view = await waitFor(async () => {
+      const v = await c.view();
+      return v.referrals.find((r) => r.measure === 'public_rental_housing' && r.status === 'declined')
+        ? v
+        : undefined;
+    });
+    expect(view.referrals.find((r) => r.measure === 'public_rental_housing')).toMatchObject({
+      agency: 'housing',
+      status: 'declined',
+      outcome: { reasonCode: 'quota_exhausted' },
+    });
+    expect(view.referrals.find((r) => r.measure === 'medical_assistance')?.status).toBe('pending');
+  });
+});
+
+test('a referral can be waitlisted (公租房轮候) then granted, and the union can revoke another', async () => {
+  await withCase(async (c, store) => {
+    await fileCase(c);
+    await c.complete(
+      'assistancePlan',
+      { route: 'assist', measures: ['public_rental_housing', 'skills_training'] },
+      actors.unionStaff,
+    );
+    const housing = await waitFor(() =>
+      store.openTasks(c.caseId, 'referralAcceptance').find((t) => t.agency === 'housing'),
+    );
+    const h = c.client.workflow.getHandle(housing.workflowId);
+    await h.executeUpdate(completeTaskUpdate, {
+      args: [
+        {
+          taskId: housing.id,
+          actor: actors.housing,
+          completion: { type: 'referralAcceptance', form: { decision: 'waitlist', position: 12 } },
+        },
+      ],
+    });
+    const outcomeTask = await waitFor(() =>
+      store.openTasks(c.caseId, 'referralOutcome').find((t) => t.agency === 'housing'),
+    );
+    await h.executeUpdate(completeTaskUpdate, {
+      args: [
+        {
+          taskId: outcomeTask.id,
+          actor: actors.housing,
+          completion: {
+            type: 'referralOutcome',
+            form: { result: 'granted', benefit: 'two-room flat, rent ¥120/month' },
+          },
+        },
+      ],
+    });
+    const hr = await waitFor(async () =>
+      (await c.view()).referrals.find((r) => r.measure === 'skills_training'),
+    );
+    await c.act(
+      { action: 'revokeReferral', referralId: hr.id, reason: 'household member found work' },
+      actors.unionStaff,
+    );
+    const v = await waitFor(async () => {
+      const view = await c.view();
+      const statuses = view.referrals.map((r) => r.status).sort();
+      return statuses.join() === 'granted,revoked' ? view : undefined;
+    });
+    expect(v.referrals.find((r) => r.measure === 'public_rental_housing')).toMatchObject({
+      status: 'granted',
+      waitlistPosition: 12,
+    });
+    expect(store.openTasks(c.caseId, 'referralAcceptance')).toHaveLength(0);
+  });
+});
+
+test('an overdue task is reminded, then escalated to its target; a coordinator extends it', async () => {
+  await withCase(async (c, store) => {
+    await c.refer(actors.unionStaff);
+    const task = c.task('intakeReview');
+    // The server's clock, not this process's: time skipping has moved it on.
+    await env.sleep(Date.parse(task.dueAt) - (await env.currentTimeMs()) - 12 * 3600_000);
+    expect(store.events.filter((e) => e.taskId === task.id).map((e) => e.type)).toEqual([
+      'task.opened',
+      'task.reminded',
+    ]);
+    await env.sleep(13 * 3600_000);
+    const escalated = store.events.find((e) => e.taskId === task.id && e.type === 'task.escalated');
+    expect(escalated?.data).toMatchObject({ to: { agency: 'union', role: 'supervisor' } });
+    expect(store.tasks.get(task.id)?.escalatedTo).toEqual({ agency: 'union', role: 'supervisor' });
+    expect(store.tasks.get(task.id)?.status).toBe('open'); // nothing is dropped
+    expect(
+      await rejection(
+        c.act(
+          { action: 'extendDeadline', taskId: task.id, by: { workingDays: 3 }, reason: 'staff sick' },
+          actors.unionStaff,
+        ),
+      ),
+    ).toMatch(/coordinator/);
+    await c.act(
+      { action: 'extendDeadline', taskId: task.id, by: { workingDays: 3 }, reason: 'staff sick' },
+      actors.coordinator,
+    );
+    expect(Date.parse(store.tasks.get(task.id)!.dueAt)).toBeGreaterThan(await env.currentTimeMs());
+    expect(store.tasks.get(task.id)?.escalatedAt).toBeNull();
+  });
+});
+
+test('union aid: maker ≠ checker, within the annual cap, paid exactly once', async () => {
+  await withCase(async (c, store) => {
+    await fileCase(c);
+    await c.complete(
+      'assistancePlan',
+      { route: 'assist', measures: ['union_living_aid'] },
+      actors.unionStaff,
+    );
+    await c.act(
+      { action: 'prepareAidPayment', measure: 'union_living_aid', amountCents: 3_000_000 },
+      actors.unionSupervisor,
+    );
+    // The preparer may not approve their own payment.
+    expect(
+      await rejection(c.complete('aidPaymentApproval', { decision: 'approve' }, actors.unionSupervisor)),
+    ).toMatch(/must not be the person who prepared/);
+    // A second payment that would take the year over ¥50,000 is refused.
+    expect(
+      await rejection(
+        c.act(
+          { action: 'prepareAidPayment', measure: 'union_living_aid', amountCents: 2_500_000 },
+          actors.unionStaff,
+        ),
+      ),
+    ).toMatch(/annual cap/);
+    const approver = { ...actors.unionStaff2, roles: ['staff', 'supervisor'] as ('staff' | 'supervisor')[] };
+    const paid = await c.complete('aidPaymentApproval', { decision: 'approve' }, approver);
+    expect(paid.payments[0]).toMatchObject({
+      status: 'paid',
+      amountCents: 3_000_000,
+      preparedBy: 'u-sup',
+      approvedBy: 'u-staff-2',
+    });
+    expect(Object.values(paid.paidByYear)).toEqual([3_000_000]);
+    expect([...store.disbursed.values()]).toEqual([3_000_000]);
+    await c.act(
+      { action: 'prepareAidPayment', measure: 'golden_autumn_education', amountCents: 2_000_000 },
+      actors.unionStaff,
+    );
+    expect((await c.view()).payments.map((p) => p.status)).toEqual(['paid', 'pending_approval']);
+  });
+});
+
+test('a new hardship at the 3-month visit reopens assistance on the same case', async () => {
+  await withCase(async (c, store) => {
+    await fileCase(c);
+    await c.complete('assistancePlan', { route: 'assist', measures: ['job_placement'] }, actors.unionStaff);
+    await c.act({ action: 'proposeExit', note: 'employed' }, actors.unionStaff);
+    await c.complete('exitApproval', { decision: 'approve', checklist: forms.checklistAll }, actors.chair);
+    await env.sleep(92 * DAY);
+    const v = await c.complete(
+      'followUpVisit',
+      {
+        visitedOn: '2026-06-01',
+        outcome: 'new_hardship',
+        hardship: { cause: 'illness', description: 'diagnosed with cancer' },
+      },
+      actors.unionStaff,
+    );
+    expect(v.stage).toBe('planning');
+    expect(v.reopenCount).toBe(1);
+    expect(v.caseId).toBe(c.caseId);
+    await env.sleep(92 * DAY); // the 6-month follow-up was cancelled with the exit
+    expect(store.openTasks(c.caseId, 'followUpVisit')).toHaveLength(0);
+    expect(store.eventTypes(c.caseId)).toEqual(expect.arrayContaining(['case.filed', 'case.reopened']));
+  });
+});
+
+test('exit approval needs every item of "two haves, five guarantees"', async () => {
+  await withCase(async (c) => {
+    await fileCase(c);
+    await c.complete('assistancePlan', { route: 'assist', measures: ['job_placement'] }, actors.unionStaff);
+    await c.act({ action: 'proposeExit', note: 'employed' }, actors.unionStaff);
+    expect(
+      await rejection(
+        c.complete(
+          'exitApproval',
+          { decision: 'approve', checklist: { ...forms.checklistAll, housing: false } },
+          actors.chair,
+        ),
+      ),
+    ).toMatch(/two haves, five guarantees/);
+  });
+});
+
+test('safety-net handoff from the plan: certificate by the union, enrolment by civil affairs', async () => {
+  await withCase(async (c) => {
+    await fileCase(c);
+    const v = await c.complete(
+      'assistancePlan',
+      { route: 'safety_net', reason: 'no working capacity' },
+      actors.unionStaff,
+    );
+    expect(v.stage).toBe('safety_net_handoff');
+    await c.complete(
+      'safetyNetCertificate',
+      { certificateNo: 'HB-2026-001', issuedOn: '2026-04-01', submittedTo: 'Jingyu street office' },
+      actors.unionStaff,
+    );
+    await c.complete(
+      'safetyNetEnrolment',
+      { decision: 'enrolled', programme: 'minimum_living_allowance' },
+      actors.civil,
+    );
+    expect(await c.handle().result()).toMatchObject({ stage: 'safety_net' });
+  });
+});
+
+test('safety-net handoff when the programme deadline passes with the household still assisted', async () => {
+  const deadline = new Date((await env.currentTimeMs()) + 200 * DAY).toISOString().slice(0, 10);
+  await withCase(
+    async (c, store) => {
+      await fileCase(c);
+      await c.complete('assistancePlan', { route: 'assist', measures: ['job_placement'] }, actors.unionStaff);
+      await env.sleep(210 * DAY);
+      expect((await c.view()).stage).toBe('safety_net_handoff');
+      expect(store.eventTypes(c.caseId)).toContain('case.program_deadline_reached');
+    },
+    testPolicy({ programDeadline: deadline }),
+  );
+});
+
+test('withdrawal ends the case with its reason and cancels open tasks', async () => {
+  await withCase(async (c, store) => {
+    await c.refer(actors.unionStaff);
+    await c.complete('intakeReview', forms.intakeAccept, actors.unionStaff);
+    const v = await c.act(
+      { action: 'withdraw', reason: 'household moved to another province' },
+      actors.unionStaff,
+    );
+    expect(v).toMatchObject({
+      stage: 'withdrawn',
+      ending: { reason: 'household moved to another province' },
+      openTasks: [],
+    });
+    expect([...store.tasks.values()].filter((t) => t.status === 'cancelled')).toHaveLength(2);
+  });
+});
+
+test('a task returned for missing documents (补正) stops its clock until they arrive', async () => {
+  await withCase(async (c, store) => {
+    await c.refer(actors.unionStaff);
+    const task = c.task('intakeReview');
+    const remaining = Date.parse(task.dueAt) - (await env.currentTimeMs());
+    await c.act(
+      { action: 'returnForCorrection', taskId: task.id, reason: 'hukou booklet missing' },
+      actors.unionStaff,
+    );
+    await env.sleep(20 * DAY); // would be long overdue if the clock ran
+    expect(store.events.some((e) => e.taskId === task.id && e.type === 'task.escalated')).toBe(false);
+    expect(await rejection(c.complete('intakeReview', forms.intakeAccept, actors.unionStaff))).toMatch(
+      /awaiting a correction/,
+    );
+    await c.act({ action: 'correctionReceived', taskId: task.id }, actors.unionStaff);
+    const resumed = store.tasks.get(task.id)!;
+    expect(Math.abs(Date.parse(resumed.dueAt) - (await env.currentTimeMs()) - remaining)).toBeLessThan(
+      60_000,
+    );
+  });
+});
+
+test('a case on hold keeps its timers still, and they resume shifted by the hold', async () => {
+  await withCase(async (c, store) => {
+    await c.refer(actors.unionStaff);
+    const task = c.task('intakeReview');
+    await c.act({ action: 'hold', reason: 'household in hospital' }, actors.coordinator);
+    await env.sleep(30 * DAY);
+    expect(store.events.some((e) => e.taskId === task.id && e.type === 'task.reminded')).toBe(false);
+    await c.act({ action: 'resume' }, actors.coordinator);
+    expect(Date.parse(store.tasks.get(task.id)!.dueAt) - Date.parse(task.dueAt)).toBeGreaterThanOrEqual(
+      30 * DAY,
+    );
+  });
+});
+
+test('continue-as-new carries open tasks, schedule and paid-to-date totals', async () => {
+  await withCase(
+    async (c) => {
+      await fileCase(c);
+      await c.complete(
+        'assistancePlan',
+        { route: 'assist', measures: ['union_living_aid'] },
+        actors.unionStaff,
+      );
+      await c.act(
+        { action: 'prepareAidPayment', measure: 'union_living_aid', amountCents: 1_000_000 },
+        actors.unionStaff,
+      );
+      await c.complete('aidPaymentApproval', { decision: 'approve' }, actors.unionSupervisor);
+      const firstRun = (await c.handle().describe()).runId;
+      await env.sleep(200 * DAY); // quarterly reviews and visits push the history past 50 events
+      const desc = await c.handle().describe();
+      expect(desc.runId).not.toBe(firstRun);
+      const v = await c.view();
+      expect(v.caseId).toBe(c.caseId);
+      expect(Object.values(v.paidByYear).reduce((a, b) => a + b, 0)).toBe(1_000_000);
+      expect(v.openTasks.map((t) => t.type)).toEqual(
+        expect.arrayContaining(['quarterlyReview', 'cadreVisit']),
+      );
+      // The carried-over tasks are still workable in the new run.
+      const review = v.openTasks.find((t) => t.type === 'quarterlyReview')!;
+      const after = await c.handle().executeUpdate(completeTaskUpdate, {
+        args: [
+          {
+            taskId: review.id,
+            actor: actors.unionStaff,
+            completion: { type: 'quarterlyReview', form: { recommendation: 'continue', notes: 'stable' } },
+          },
+        ],
+      });
+      expect(after.openTasks.find((t) => t.id === review.id)).toBeUndefined();
+    },
+    testPolicy({ maxHistoryEvents: 50 }),
+  );
+});
+
+test('two concurrent referrals for one household make one case', async () => {
+  await withCase(async (c) => {
+    const [a, b] = await Promise.all([
+      c.refer(actors.unionStaff, { source: 'cadre', referrer: 'street union' }),
+      c.refer(actors.civil, {
+        source: 'agency',
+        referrer: 'civil affairs verification system',
+        externalRef: 'CA-77',
+      }),
+    ]);
+    expect(a.caseId).toBe(b.caseId);
+    const v = await c.view();
+    expect(v.referralCount).toBe(2);
+    expect(v.openTasks.filter((t) => t.type === 'intakeReview')).toHaveLength(1);
+  });
+});
+
+test('a 3-year case: quarterly reviews and twice-yearly visits keep coming until closure', async () => {
+  await withCase(async (c) => {
+    await fileCase(c);
+    await c.complete('assistancePlan', { route: 'assist', measures: ['job_placement'] }, actors.unionStaff);
+    const started = Date.now();
+    for (let quarter = 0; quarter < 12; quarter++) {
+      await env.sleep(92 * DAY);
+      const v = await c.view();
+      for (const t of v.openTasks.filter((x) => x.type === 'quarterlyReview' || x.type === 'cadreVisit')) {
+        const form =
+          t.type === 'quarterlyReview'
+            ? { recommendation: 'continue', notes: `Q${quarter}` }
+            : { visitedOn: '2027-01-01', notes: 'visited' };
+        await c.handle().executeUpdate(completeTaskUpdate, {
+          args: [{ taskId: t.id, actor: actors.unionStaff, completion: { type: t.type, form } as never }],
+        });
+      }
+    }
+    const events = (await c.view()).openTasks;
+    expect(events.filter((t) => t.type === 'quarterlyReview')).toHaveLength(0);
+    threeYearMs = Date.now() - started;
+  });
+});
+
+let threeYearMs = 0;
+afterAll(() => {
+  if (threeYearMs)
+    process.stdout.write(
+      `simulated 3-year case (12 quarters) ran in ${threeYearMs} ms under time skipping\n`,
+    );
+});
+
+/** The business error an Update was rejected with: `type: message` of its ApplicationFailure. */
+async function rejection(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    const cause = (err as { cause?: { type?: string; message?: string } }).cause;
+    return `${cause?.type}: ${cause?.message}`;
+  }
+  return 'not rejected';
+}
+
+async function waitFor<T>(fn: () => T | undefined | Promise<T | undefined>, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

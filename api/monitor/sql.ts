@@ -1,0 +1,38 @@
+import { Prisma } from '../../generated/prisma/client';
+import { cnMainlandCalendar } from '../../domain/calendar/cn-mainland';
+import { policies, currentPolicyVersion } from '../../domain/policy';
+
+/** `col` is the region or below it. Region codes are [a-z0-9-/] only, and the database collation is C, so LIKE 'x/%' uses the btree index. */
+export const inRegion = (col: Prisma.Sql, region: string) =>
+  Prisma.sql`(${col} = ${region} OR ${col} LIKE ${`${region}/%`})`;
+
+/** The child of `region` that `col` lies under (or `region` itself), for per-region breakdowns. */
+export const childRegion = (col: Prisma.Sql, region: string) =>
+  Prisma.sql`CASE WHEN ${col} = ${region} THEN ${region}
+     ELSE ${`${region}/`} || split_part(substr(${col}, ${region.length + 2}), '/', 1) END`;
+
+export const and = (conds: Prisma.Sql[]) => (conds.length ? Prisma.join(conds, ' AND ') : Prisma.sql`TRUE`);
+
+/** The policy in force for each case's version, as a VALUES table (policy is data, not SQL). */
+export function policyValues(pick: (p: (typeof policies)[string]) => number): Prisma.Sql {
+  return Prisma.sql`(VALUES ${Prisma.join(
+    Object.values(policies).map((p) => Prisma.sql`(${p.version}::text, ${pick(p)}::bigint)`),
+  )})`;
+}
+export const currentPolicy = () => policies[currentPolicyVersion]!;
+export const allPolicies = () => Object.values(policies);
+
+/** Local (China) calendar year boundaries as instants. */
+export function yearBounds(year: number): { start: Date; end: Date } {
+  const off = cnMainlandCalendar.timeZoneOffsetMinutes * 60_000;
+  return { start: new Date(Date.UTC(year, 0, 1) - off), end: new Date(Date.UTC(year + 1, 0, 1) - off) };
+}
+export function currentYear(now = new Date()): number {
+  return new Date(now.getTime() + cnMainlandCalendar.timeZoneOffsetMinutes * 60_000).getUTCFullYear();
+}
+
+export function href(path: string, params: Record<string, string | number | boolean | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, String(v));
+  return `${path}?${q.toString()}`;
+}

@@ -1,0 +1,107 @@
+import type { Request } from 'express';
+import { z } from 'zod';
+import { regionWithin } from '../../domain/agencies';
+import { taskTypeInfo, type TaskType } from '../../domain/taskTypes';
+import type { Db } from '../../db/client';
+import type { Principal } from '../auth';
+import { Problem, zodIssues } from '../errors';
+import { registerSchema } from '../openapi';
+
+/** Validates against a zod schema; 400 problem with the issues' field paths and rules. */
+export function parse<T>(schema: z.ZodType<T>, value: unknown, prefix: string[] = []): T {
+  const r = schema.safeParse(value);
+  if (!r.success)
+    throw new Problem(
+      400,
+      'invalid_input',
+      'the request does not match its schema',
+      zodIssues(r.error, prefix),
+    );
+  return r.data;
+}
+
+export const principalOf = (req: Request): Principal => req.principal!;
+
+export const IdParamsSchema = z.object({ id: z.string().min(1).max(300) });
+
+const dateTime = z.iso.datetime();
+export const TaskSummarySchema = registerSchema(
+  'TaskSummary',
+  z.object({
+    id: z.string(),
+    caseId: z.string(),
+    type: z.string(),
+    title: z.string(),
+    agency: z.string(),
+    regionCode: z.string(),
+    status: z.enum(['open', 'awaiting_correction', 'completed', 'cancelled']),
+    assignee: z.string().nullable(),
+    createdAt: dateTime,
+    dueAt: dateTime,
+    overdue: z.boolean(),
+    escalatedAt: dateTime.nullable(),
+    completedAt: dateTime.nullable(),
+  }),
+);
+export type TaskSummary = z.infer<typeof TaskSummarySchema>;
+
+export interface TaskRow {
+  id: string;
+  caseId: string;
+  workflowId: string;
+  type: string;
+  agency: string;
+  regionCode: string;
+  status: string;
+  assignee: string | null;
+  createdAt: Date;
+  dueAt: Date;
+  escalatedAt: Date | null;
+  completedAt: Date | null;
+  context: unknown;
+}
+
+export function taskSummary(t: TaskRow, now = Date.now()): TaskSummary {
+  return {
+    id: t.id,
+    caseId: t.caseId,
+    type: t.type,
+    title: taskTypeInfo[t.type as TaskType]?.title ?? t.type,
+    agency: t.agency,
+    regionCode: t.regionCode,
+    status: t.status as TaskSummary['status'],
+    assignee: t.assignee,
+    createdAt: t.createdAt.toISOString(),
+    dueAt: t.dueAt.toISOString(),
+    overdue: t.status === 'open' && t.dueAt.getTime() < now,
+    escalatedAt: t.escalatedAt?.toISOString() ?? null,
+    completedAt: t.completedAt?.toISOString() ?? null,
+  };
+}
+
+/** A principal sees a task only of its own agency within its region subtree. */
+export function canSeeTask(p: Principal, t: { agency: string; regionCode: string }): boolean {
+  return t.agency === p.agency && regionWithin(t.regionCode, p.region);
+}
+
+/** The task, or 404: another agency's or region's task is reported as absent, so nothing leaks. */
+export async function visibleTask(db: Db, p: Principal, id: string) {
+  const task = await db.caseTask.findUnique({ where: { id } });
+  if (!task || !canSeeTask(p, task)) throw new Problem(404, 'task_not_found', `no task ${id} in your inbox`);
+  return task;
+}
+
+/**
+ * The case, or 404. The union (which leads every case) and coordinators see the cases of their
+ * region; other agencies see a case only while it has involved them (a task of theirs).
+ */
+export async function visibleCase(db: Db, p: Principal, id: string) {
+  const c = await db.householdCase.findUnique({ where: { id } });
+  const absent = () => new Problem(404, 'case_not_found', `no case ${id} in your region`);
+  if (!c || !regionWithin(c.regionCode, p.region)) throw absent();
+  if (p.agency !== 'union' && !p.roles.includes('coordinator')) {
+    const involved = await db.caseTask.count({ where: { caseId: c.id, agency: p.agency } });
+    if (!involved) throw absent();
+  }
+  return c;
+}

@@ -1,0 +1,455 @@
+import crypto from 'node:crypto';
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import { RegionCodeSchema, regionWithin } from '../../domain/agencies';
+import type { Action } from '../../domain/journey/state';
+import { TaskCompletionSchema, TaskTypeSchema, taskTypeInfo, type TaskType } from '../../domain/taskTypes';
+import type { Prisma } from '../../generated/prisma/client';
+import { act, completeTask } from '../../workflows/householdCase';
+import { completeReferralTask, referralAct } from '../../workflows/agencyReferral';
+import type { AppDeps } from '../app';
+import { auditSafely } from '../audit';
+import { actorOf } from '../auth';
+import { Problem, problemFromFailure } from '../errors';
+import { idempotent, updateIdFor } from '../middleware/idempotency';
+import { registerPath, registerSchema } from '../openapi';
+import {
+  IdParamsSchema,
+  TaskSummarySchema,
+  parse,
+  principalOf,
+  taskSummary,
+  visibleTask,
+  type TaskRow,
+} from './shared';
+
+const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+export const TaskQuerySchema = z.strictObject({
+  status: z.enum(['open', 'awaiting_correction', 'completed', 'cancelled']).default('open'),
+  type: TaskTypeSchema.optional(),
+  dueBefore: z.iso.datetime({ offset: true }).optional().describe('only tasks due before this instant'),
+  overdue: bool.optional().describe('true: past due and still open; false: not yet due'),
+  assignee: z.string().min(1).max(200).optional().describe('a user ID, `me`, or `none` (unclaimed)'),
+  region: RegionCodeSchema.optional().describe('narrow to a subtree of your own region'),
+  caseId: z.string().min(1).max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(500).optional().describe('`nextCursor` of the previous page'),
+});
+
+export const TaskPageSchema = registerSchema(
+  'TaskPage',
+  z.object({
+    items: z.array(TaskSummarySchema),
+    total: z.number().int().describe('all tasks matching the filters, across pages'),
+    nextCursor: z.string().nullable(),
+  }),
+);
+
+const CaseBriefSchema = z.object({
+  id: z.string(),
+  stage: z.string(),
+  tier: z.string().nullable(),
+  regionCode: z.string(),
+  headName: z.string(),
+  idNumberMasked: z.string(),
+});
+export const TaskDetailSchema = registerSchema(
+  'TaskDetail',
+  TaskSummarySchema.extend({
+    context: z.record(z.string(), z.unknown()),
+    case: CaseBriefSchema,
+    facts: z.record(z.string(), z.unknown()).describe('only the case facts this task type needs'),
+  }),
+);
+const NextTaskSchema = z.object({
+  id: z.string(),
+  type: z.string(),
+  agency: z.string(),
+  status: z.string(),
+  dueAt: z.string(),
+  assignee: z.string().nullable().optional(),
+});
+export const CompletionResultSchema = registerSchema(
+  'CompletionResult',
+  z.object({
+    taskId: z.string(),
+    caseId: z.string(),
+    stage: z.string().describe('the case stage after the completion'),
+    nextTasks: z.array(NextTaskSchema).describe('open tasks of the workflow that hosted the task'),
+    referral: z
+      .object({ referralId: z.string(), measure: z.string(), agency: z.string(), status: z.string() })
+      .optional(),
+  }),
+);
+export const TaskActionResultSchema = registerSchema(
+  'TaskActionResult',
+  z.object({ task: TaskSummarySchema, caseId: z.string(), stage: z.string() }),
+);
+registerSchema('TaskCompletion', TaskCompletionSchema);
+
+const ReasonSchema = z.strictObject({ reason: z.string().trim().min(1).max(2000) });
+const CommentSchema = z.strictObject({ text: z.string().trim().min(1).max(2000) });
+const ReassignSchema = z.strictObject({ assignee: z.string().trim().min(1).max(200) });
+const EmptySchema = z.strictObject({});
+
+/** Facts that count as sensitive personal information: releasing any of them is audited. */
+const SENSITIVE = new Set(['idNumber', 'incomes', 'health', 'survey', 'comparison']);
+
+/** The facts a task type's worker may see (least privilege); everything else stays in the database. */
+export function factsFor(
+  type: TaskType,
+  facts: Record<string, unknown>,
+  summary: Record<string, unknown>,
+  context: Record<string, unknown>,
+): Record<string, unknown> {
+  const need = new Set(taskTypeInfo[type]?.facts ?? []);
+  const survey = facts.survey as {
+    result?: Record<string, unknown>;
+    gapCents?: number;
+    tier?: string;
+    causes?: string[];
+  } | null;
+  const out: Record<string, unknown> = {};
+  if (need.has('idNumber')) out.idNumber = facts.idNumber;
+  if (need.has('comparison')) out.comparison = facts.comparison;
+  if (need.has('survey')) out.survey = survey;
+  if (need.has('incomes') && !need.has('survey'))
+    out.incomes = survey && {
+      incomeItems: survey.result?.incomeItems,
+      expenditureItems: survey.result?.expenditureItems,
+      gapCents: survey.gapCents,
+    };
+  if (need.has('health') && !need.has('survey'))
+    out.health = survey && {
+      causes: survey.causes,
+      livingConditions: survey.result?.livingConditions,
+      workingCapacity: survey.result?.workingCapacity,
+    };
+  if (need.has('plan')) out.plan = { plan: summary.plan ?? null, referrals: summary.agencyReferrals ?? [] };
+  if (need.has('payments')) {
+    const payments = (summary.payments ?? []) as Array<{ id: string }>;
+    // An approval task is about one payment; a review sees them all.
+    out.payments = {
+      payments: context.paymentId ? payments.filter((p) => p.id === context.paymentId) : payments,
+      paidByYear: summary.paidByYear ?? {},
+    };
+  }
+  return out;
+}
+
+const asRecord = (v: unknown) => (v && typeof v === 'object' ? (v as Record<string, unknown>) : {});
+
+function encodeCursor(t: { dueAt: Date; id: string }): string {
+  return Buffer.from(JSON.stringify([t.dueAt.toISOString(), t.id])).toString('base64url');
+}
+function decodeCursor(cursor: string): { dueAt: Date; id: string } {
+  try {
+    const [d, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string];
+    const dueAt = new Date(d);
+    if (typeof id !== 'string' || Number.isNaN(dueAt.getTime())) throw new Error('bad');
+    return { dueAt, id };
+  } catch {
+    throw new Problem(400, 'invalid_input', 'the request does not match its schema', [
+      { path: 'query.cursor', message: 'not a cursor returned by this API', code: 'invalid_cursor' },
+    ]);
+  }
+}
+
+/** Region subtree as an index-friendly prefix condition (`region` itself or `region/...`). */
+function inRegion(region: string): Prisma.CaseTaskWhereInput {
+  return { OR: [{ regionCode: region }, { regionCode: { startsWith: `${region}/` } }] };
+}
+
+registerPath({
+  method: 'get',
+  path: '/v1/tasks',
+  summary: "Your agency's inbox in your region, sorted by due time, keyset-paginated",
+  tags: ['tasks'],
+  query: TaskQuerySchema,
+  responses: { 200: { description: 'A page of tasks', schema: TaskPageSchema } },
+  problems: [400, 403],
+});
+registerPath({
+  method: 'get',
+  path: '/v1/tasks/:id',
+  summary: 'A task with the case facts its type needs (ID numbers masked unless needed)',
+  description: 'Releasing sensitive facts (ID number, incomes, health, survey, comparison) is audited.',
+  tags: ['tasks'],
+  params: IdParamsSchema,
+  responses: { 200: { description: 'The task', schema: TaskDetailSchema } },
+  problems: [404],
+});
+registerPath({
+  method: 'post',
+  path: '/v1/tasks/:id/complete',
+  summary: "Complete a task with its type's form (through the workflow's Update)",
+  tags: ['tasks'],
+  params: IdParamsSchema,
+  body: TaskCompletionSchema,
+  idempotent: true,
+  responses: { 200: { description: 'The case stage and next tasks', schema: CompletionResultSchema } },
+  problems: [400, 403, 404, 409, 422],
+});
+for (const [action, summary, body] of [
+  ['claim', 'Claim a task (assign it to yourself)', EmptySchema],
+  ['release', 'Release a claimed task', EmptySchema],
+  ['return', 'Return a task for correction (补正) with a reason; its deadline clock stops', ReasonSchema],
+  ['correction-received', 'Record the correction; the deadline clock resumes', EmptySchema],
+  ['comment', 'Comment on a task (recorded on the case timeline)', CommentSchema],
+  ['reassign', 'Reassign a task to another member of your agency (supervisor)', ReassignSchema],
+] as const)
+  registerPath({
+    method: 'post',
+    path: `/v1/tasks/:id/${action}`,
+    summary,
+    tags: ['tasks'],
+    params: IdParamsSchema,
+    body,
+    idempotent: true,
+    responses: { 200: { description: 'The task after the action', schema: TaskActionResultSchema } },
+    problems: [400, 403, 404, 409, 422],
+  });
+
+export function taskRoutes({ db, client }: AppDeps): Router {
+  const r = Router();
+
+  r.get('/tasks', async (req, res) => {
+    const q = parse(TaskQuerySchema, req.query, ['query']);
+    const p = principalOf(req);
+    if (q.region && !regionWithin(q.region, p.region))
+      throw new Problem(403, 'region_out_of_scope', `region ${q.region} is outside your region ${p.region}`);
+    const now = new Date();
+    const where: Prisma.CaseTaskWhereInput = {
+      agency: p.agency,
+      status: q.status,
+      ...(q.type ? { type: q.type } : {}),
+      ...(q.caseId ? { caseId: q.caseId } : {}),
+      ...(q.assignee
+        ? { assignee: q.assignee === 'me' ? p.sub : q.assignee === 'none' ? null : q.assignee }
+        : {}),
+      AND: [
+        inRegion(q.region ?? p.region),
+        ...(q.dueBefore ? [{ dueAt: { lt: new Date(q.dueBefore) } }] : []),
+        ...(q.overdue === true ? [{ status: 'open', dueAt: { lt: now } }] : []),
+        ...(q.overdue === false ? [{ dueAt: { gte: now } }] : []),
+      ],
+    };
+    const after = q.cursor ? decodeCursor(q.cursor) : undefined;
+    const page: Prisma.CaseTaskWhereInput = after
+      ? {
+          AND: [
+            where,
+            { OR: [{ dueAt: { gt: after.dueAt } }, { dueAt: after.dueAt, id: { gt: after.id } }] },
+          ],
+        }
+      : where;
+    const [rows, total] = await Promise.all([
+      db.caseTask.findMany({ where: page, orderBy: [{ dueAt: 'asc' }, { id: 'asc' }], take: q.limit + 1 }),
+      db.caseTask.count({ where }),
+    ]);
+    const items = rows.slice(0, q.limit);
+    res.json({
+      items: items.map((t) => taskSummary(t, now.getTime())),
+      total,
+      nextCursor: rows.length > q.limit ? encodeCursor(items[items.length - 1]!) : null,
+    });
+  });
+
+  r.get('/tasks/:id', async (req, res) => {
+    const p = principalOf(req);
+    const { id } = parse(IdParamsSchema, req.params, ['params']);
+    const task = await visibleTask(db, p, id);
+    const c = await db.householdCase.findUnique({ where: { id: task.caseId } });
+    if (!c) throw new Problem(404, 'task_not_found', `no task ${id} in your inbox`);
+    const context = asRecord(task.context);
+    const facts = factsFor(task.type as TaskType, asRecord(c.facts), asRecord(c.summary), context);
+    const released = Object.keys(facts).filter((k) => SENSITIVE.has(k) && facts[k] != null);
+    if (released.length)
+      await auditSafely(db, {
+        caseId: c.id,
+        principal: p,
+        action: 'task.read_sensitive',
+        target: task.id,
+        requestId: req.requestId,
+        data: { fields: released },
+      });
+    res.json({
+      ...taskSummary(task),
+      context,
+      case: {
+        id: c.id,
+        stage: c.stage,
+        tier: c.tier,
+        regionCode: c.regionCode,
+        headName: c.headName,
+        idNumberMasked: c.idNumberMasked,
+      },
+      facts,
+    });
+  });
+
+  /** Maps a workflow rejection to a problem; a task no longer open comes back with its current state. */
+  async function failure(err: unknown, taskId: string): Promise<never> {
+    const problem = problemFromFailure(err);
+    if (!problem) throw err;
+    if (problem.status === 409 || problem.code === 'task_not_found') {
+      const now = await db.caseTask.findUnique({ where: { id: taskId } });
+      if (now && problem.code === 'task_not_found')
+        throw new Problem(409, 'task_not_open', `task ${taskId} is ${now.status}`, undefined, {
+          task: taskSummary(now),
+        });
+      if (now)
+        throw new Problem(problem.status, problem.code, problem.message, problem.errors, {
+          task: taskSummary(now),
+        });
+    }
+    throw problem;
+  }
+
+  function assertOpen(task: TaskRow) {
+    if (task.status === 'completed' || task.status === 'cancelled')
+      throw new Problem(409, 'task_not_open', `task ${task.id} is ${task.status}`, undefined, {
+        task: taskSummary(task),
+      });
+  }
+
+  r.post('/tasks/:id/complete', idempotent(), async (req, res) => {
+    const p = principalOf(req);
+    const { id } = parse(IdParamsSchema, req.params, ['params']);
+    const task = await visibleTask(db, p, id);
+    const completion = parse(TaskCompletionSchema, req.body, ['body']);
+    assertOpen(task);
+    if (completion.type !== task.type)
+      throw new Problem(
+        400,
+        'wrong_task_type',
+        `task ${task.id} is a ${task.type}, not a ${completion.type}`,
+        [{ path: 'body.type', message: `must be ${task.type}`, code: 'wrong_task_type' }],
+      );
+    const role = taskTypeInfo[task.type as TaskType]?.role;
+    if (role && !p.roles.includes(role))
+      throw new Problem(403, 'forbidden', `a ${task.type} task needs the ${role} role`);
+    const c = await db.householdCase.findUniqueOrThrow({ where: { id: task.caseId } });
+    const handle = client.workflow.getHandle(task.workflowId);
+    const input = {
+      args: [{ taskId: task.id, actor: actorOf(p), completion }] as const,
+      updateId: updateIdFor(req, `complete:${task.id}`),
+    };
+    let result: z.infer<typeof CompletionResultSchema>;
+    try {
+      if (task.workflowId === c.workflowId) {
+        const view = await handle.executeUpdate(completeTask, { ...input, args: [...input.args] });
+        result = { taskId: task.id, caseId: c.id, stage: view.stage, nextTasks: view.openTasks };
+      } else {
+        // A referral's task: the case learns the outcome by signal, so its stage is read afterwards.
+        const view = await handle.executeUpdate(completeReferralTask, { ...input, args: [...input.args] });
+        const after = await db.householdCase.findUniqueOrThrow({ where: { id: c.id } });
+        result = {
+          taskId: task.id,
+          caseId: c.id,
+          stage: after.stage,
+          nextTasks: view.openTasks.map((t) => ({ ...t, agency: view.agency })),
+          referral: {
+            referralId: view.referralId,
+            measure: view.measure,
+            agency: view.agency,
+            status: view.status,
+          },
+        };
+      }
+    } catch (err) {
+      return failure(err, task.id);
+    }
+    await auditSafely(db, {
+      caseId: c.id,
+      principal: p,
+      action: 'task.complete',
+      target: task.id,
+      requestId: req.requestId,
+      // The form itself holds personal data; the audit keeps its digest.
+      data: {
+        type: task.type,
+        formSha256: crypto.createHash('sha256').update(JSON.stringify(completion.form)).digest('hex'),
+        stage: result.stage,
+      },
+    });
+    res.json(result);
+  });
+
+  /** The task actions, each an `act` Update on the workflow hosting the task. */
+  const actions: Record<
+    string,
+    { body: z.ZodType; command: (taskId: string, body: never) => Action; roles?: string[] }
+  > = {
+    claim: { body: EmptySchema, command: (taskId) => ({ action: 'claim', taskId }) },
+    release: { body: EmptySchema, command: (taskId) => ({ action: 'release', taskId }) },
+    return: {
+      body: ReasonSchema,
+      command: (taskId, b: z.infer<typeof ReasonSchema>) => ({
+        action: 'returnForCorrection',
+        taskId,
+        reason: b.reason,
+      }),
+    },
+    'correction-received': {
+      body: EmptySchema,
+      command: (taskId) => ({ action: 'correctionReceived', taskId }),
+    },
+    comment: {
+      body: CommentSchema,
+      command: (taskId, b: z.infer<typeof CommentSchema>) => ({ action: 'comment', taskId, text: b.text }),
+    },
+    reassign: {
+      body: ReassignSchema,
+      command: (taskId, b: z.infer<typeof ReassignSchema>) => ({
+        action: 'reassign',
+        taskId,
+        assignee: b.assignee,
+      }),
+      roles: ['supervisor', 'coordinator'],
+    },
+  };
+
+  for (const [name, spec] of Object.entries(actions)) {
+    r.post(`/tasks/:id/${name}`, idempotent(), async (req: Request, res) => {
+      const p = principalOf(req);
+      const { id } = parse(IdParamsSchema, req.params, ['params']);
+      const task = await visibleTask(db, p, id);
+      const body = parse(spec.body, req.body ?? {}, ['body']);
+      if (spec.roles && !spec.roles.some((role) => p.roles.includes(role as never)))
+        throw new Problem(403, 'forbidden', `${name} needs one of the roles: ${spec.roles.join(', ')}`);
+      assertOpen(task);
+      const command = spec.command(task.id, body as never);
+      const handle = client.workflow.getHandle(task.workflowId);
+      const update = {
+        args: [{ actor: actorOf(p), command }] as [never],
+        updateId: updateIdFor(req, `${name}:${task.id}`),
+      };
+      try {
+        const c = await db.householdCase.findUniqueOrThrow({ where: { id: task.caseId } });
+        await (task.workflowId === c.workflowId
+          ? handle.executeUpdate(act, update)
+          : handle.executeUpdate(referralAct, update));
+      } catch (err) {
+        return failure(err, task.id);
+      }
+      // The Update returns once the projection is written: read the task as it now is.
+      const [after, c] = await Promise.all([
+        db.caseTask.findUniqueOrThrow({ where: { id: task.id } }),
+        db.householdCase.findUniqueOrThrow({ where: { id: task.caseId } }),
+      ]);
+      await auditSafely(db, {
+        caseId: task.caseId,
+        principal: p,
+        action: `task.${name}`,
+        target: task.id,
+        requestId: req.requestId,
+        data: body as Record<string, unknown>,
+      });
+      res.json({ task: taskSummary(after), caseId: c.id, stage: c.stage });
+    });
+  }
+
+  return r;
+}

@@ -1,0 +1,128 @@
+/**
+ * Times the coordinators' stuck list and statistics at 100k cases (p50/p99 over repeated runs).
+ * Seeds a fresh database on TEST_DATABASE_URL directly with SQL (cases, tasks, timeline with its
+ * triggers, aid), then calls the same functions the endpoints call.
+ *   export "$(bash scripts/ensure-postgres.sh)"; npx tsx scripts/bench/monitor.ts [cases=100000] [runs=30]
+ */
+import { Client as PgClient } from 'pg';
+import { createDb } from '../../db/client';
+import { migrate } from '../../db/migrate';
+import { programStats } from '../../api/monitor/stats';
+import { StuckQuerySchema, stuckList } from '../../api/monitor/stuck';
+
+const N = Number(process.argv[2] ?? 100_000);
+const RUNS = Number(process.argv[3] ?? 30);
+
+async function freshDatabase(name: string): Promise<string> {
+  const base = process.env.TEST_DATABASE_URL;
+  if (!base) throw new Error('TEST_DATABASE_URL is not set (export "$(bash scripts/ensure-postgres.sh)")');
+  const admin = new PgClient({ connectionString: base });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+const STAGES = `ARRAY['intake','comparison','survey','deliberation','public_notice','sign_off','planning','assisting','assisting','assisting','exit_review','gradual_exit','closed','safety_net','withdrawn']`;
+const CAUSES = `ARRAY['illness','disability','disaster','accident','unemployment','schooling','single_parent','other']`;
+
+async function seed(url: string): Promise<void> {
+  const pg = new PgClient({ connectionString: url });
+  await pg.connect();
+  const t0 = Date.now();
+  // 13 cities × 7 districts in one province.
+  await pg.query(`
+    INSERT INTO "HouseholdCase" ("id","workflowId","householdKey","regionCode","stage","tier","causes","headName",
+      "idNumberMasked","openedAt","filedAt","endedAt","onHold","policyVersion","lastEventAt","eventSeq","facts","summary","updatedAt")
+    SELECT 'case-' || i, 'household-' || i, 'k' || i, 'hl/c' || (i % 13) || '/d' || (i % 7),
+           (${STAGES})[1 + i % 15],
+           CASE i % 4 WHEN 0 THEN 'deep' WHEN 1 THEN 'relative' WHEN 2 THEN 'accident' END,
+           ARRAY[(${CAUSES})[1 + i % 8], (${CAUSES})[1 + (i / 8) % 8]],
+           '某', '230***********0000',
+           now() - make_interval(days => 30 + i % 700),
+           CASE WHEN i % 15 >= 6 THEN now() - make_interval(days => i % 600) END,
+           CASE WHEN i % 15 >= 12 THEN now() - make_interval(days => i % 100) END,
+           i % 97 = 0, '2026.1', now() - make_interval(days => i % 45), 10, '{}', '{}', now()
+      FROM generate_series(1, ${N}) i`);
+  // Eight tasks per case: six done (some late), two open (some overdue, some escalated).
+  await pg.query(`
+    INSERT INTO "CaseTask" ("id","caseId","workflowId","type","agency","regionCode","status","assignee","createdAt","dueAt",
+      "escalatedAt","context","completedAt","completedBy","updatedAt")
+    SELECT 'household-' || i || '.t' || k, 'case-' || i, 'household-' || i,
+           (ARRAY['intakeReview','dataComparisonCivil','dataComparisonHr','householdSurvey','collectiveDeliberation','chairSignOff','cadreVisit','referralAcceptance'])[k],
+           (ARRAY['union','civil_affairs','hr','union','union','union','union','housing'])[k],
+           'hl/c' || (i % 13) || '/d' || (i % 7),
+           CASE WHEN k <= 6 THEN 'completed' ELSE 'open' END,
+           CASE WHEN i % 5 = 0 THEN 'staff-' || (i % 50) END,
+           now() - make_interval(days => 60), now() - make_interval(days => (i * k) % 60 - 30),
+           CASE WHEN k > 6 AND i % 11 = 0 THEN now() - make_interval(days => 3) END,
+           '{}',
+           CASE WHEN k <= 6 THEN now() - make_interval(days => (i * k) % 60 - 28) END,
+           CASE WHEN k <= 6 THEN 'staff' END, now()
+      FROM generate_series(1, ${N}) i, generate_series(1, 8) k`);
+  // The timeline: opened, four stage changes, a grant on every third case (triggers keep milestones).
+  await pg.query(`
+    INSERT INTO "CaseEvent" ("workflowId","seq","caseId","type","at","data")
+    SELECT 'household-' || i, k, 'case-' || i,
+           CASE WHEN k = 1 THEN 'case.opened' WHEN k = 6 THEN 'referral.granted' ELSE 'case.stage_changed' END,
+           now() - make_interval(days => 300 - k * 20 - i % 40),
+           CASE WHEN k = 1 THEN '{}'::jsonb
+                WHEN k = 6 THEN jsonb_build_object('referralId', 'household-' || i || '.r1', 'measure',
+                                  (ARRAY['public_rental_housing','medical_assistance','job_placement'])[1 + i % 3])
+                ELSE jsonb_build_object('from', (ARRAY['intake','comparison','survey','deliberation'])[k - 1],
+                                        'to', (ARRAY['comparison','survey','deliberation','gradual_exit'])[k - 1]) END
+      FROM generate_series(1, ${N}) i, generate_series(1, 6) k
+     WHERE k < 6 OR i % 3 = 0`);
+  await pg.query(`
+    INSERT INTO "AidDisbursement" ("paymentId","caseId","measure","amountCents","year","approvedBy","paidAt")
+    SELECT 'p-' || i || '-' || k, 'case-' || i, (ARRAY['union_living_aid','union_medical_aid','golden_autumn_education'])[k],
+           500000 * (1 + i % 7), 2026, 'sup', now()
+      FROM generate_series(1, ${N}, 3) i, generate_series(1, 3) k`);
+  await pg.query('ANALYZE');
+  const counts =
+    await pg.query(`SELECT (SELECT count(*) FROM "HouseholdCase") cases, (SELECT count(*) FROM "CaseTask") tasks,
+    (SELECT count(*) FROM "CaseEvent") events, (SELECT count(*) FROM "CaseMilestone") milestones,
+    (SELECT count(*) FROM "AidDisbursement") payments`);
+  console.log(`seeded in ${((Date.now() - t0) / 1000).toFixed(1)} s:`, counts.rows[0]);
+  await pg.end();
+}
+
+async function time(label: string, fn: () => Promise<unknown>): Promise<void> {
+  await fn(); // warm-up
+  const ms: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t = process.hrtime.bigint();
+    await fn();
+    ms.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  ms.sort((a, b) => a - b);
+  const pct = (p: number) => ms[Math.min(ms.length - 1, Math.ceil((p / 100) * ms.length) - 1)]!.toFixed(1);
+  console.log(
+    `${label.padEnd(58)} p50 ${pct(50).padStart(7)} ms   p99 ${pct(99).padStart(7)} ms   (${RUNS} runs)`,
+  );
+}
+
+async function main() {
+  const url = await freshDatabase('hrp_bench_monitor');
+  await migrate(url);
+  await seed(url);
+  const db = createDb(url, 10);
+  const q = (o: Record<string, string> = {}) => StuckQuerySchema.parse(o);
+  const first = await stuckList(db, 'hl', q());
+  console.log(`stuck items in the province: ${first.total}`);
+  await time('stuck list, province (hl), first 100', () => stuckList(db, 'hl', q()));
+  await time('stuck list, city (hl/c3), first 100', () => stuckList(db, 'hl/c3', q()));
+  await time('stuck list, county, agency=housing, minDays=7', () =>
+    stuckList(db, 'hl/c3/d3', q({ agency: 'housing', minDays: '7' })),
+  );
+  await time('stats, province (hl), 2026', () => programStats(db, 'hl', 2026));
+  await time('stats, city (hl/c3), 2026', () => programStats(db, 'hl/c3', 2026));
+  await db.$disconnect();
+}
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,662 @@
+import { forms } from '../support/fixtures';
+import { eventually, startStack, type Stack } from '../support/stack';
+import { REGION, caseAwaitingSignOff, claimsOf, referCase, referralBody } from './api-helpers';
+
+/** The agency task API through HTTP → Temporal dev server → PostgreSQL: inbox, detail, actions. */
+let stack: Stack;
+const as = (sub: string) => stack.token(claimsOf(sub));
+const intakeForm = { type: 'intakeReview', form: forms.intakeAccept };
+
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('POST /v1/referrals', () => {
+  test('starts a case (201), a second referral of the household joins it (200)', async () => {
+    const body = referralBody();
+    const first = await stack.http('POST', '/v1/referrals', { token: as('union-staff'), body });
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({ joined: false, stage: 'intake' });
+    const again = await stack.http('POST', '/v1/referrals', {
+      token: as('union-staff'),
+      body: { ...body, referral: { source: 'cadre', referrer: 'street office' } },
+    });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ caseId: first.body.caseId, joined: true });
+  });
+
+  test.each([
+    ['household.idNumber', { household: { idNumber: '123' } }, 'invalid_format'],
+    ['household.headName', { household: { headName: '' } }, 'too_small'],
+    ['household.headName', { household: { headName: 'x'.repeat(101) } }, 'too_big'],
+    ['household.regionCode', { household: { regionCode: 'HL Harbin' } }, 'invalid_format'],
+    ['household.phone', { household: { phone: 'call me' } }, 'invalid_format'],
+    ['household.address', { household: { address: '' } }, 'too_small'],
+    ['referral.source', { referral: { source: 'rumour' } }, 'invalid_value'],
+    ['referral.referrer', { referral: { referrer: '' } }, 'too_small'],
+    ['referral.externalRef', { referral: { externalRef: '' } }, 'too_small'],
+    ['referral.note', { referral: { note: 'x'.repeat(2001) } }, 'too_big'],
+  ])('400 names the field %s and its rule', async (path, patch, code) => {
+    const base = referralBody();
+    const body = {
+      household: { ...base.household, ...(patch as any).household },
+      referral: { ...base.referral, ...(patch as any).referral },
+    };
+    const res = await stack.http('POST', '/v1/referrals', { token: as('union-staff'), body });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect(res.body.errors).toEqual(
+      expect.arrayContaining([expect.objectContaining({ path: `body.${path}`, code })]),
+    );
+  });
+
+  test('a referral outside your region is 403 and starts nothing', async () => {
+    const res = await stack.http('POST', '/v1/referrals', {
+      token: as('union-staff'),
+      body: referralBody({ regionCode: 'hl/qiqihar' }),
+    });
+    expect(res.status).toBe(403);
+    expect(await stack.db.householdCase.count({ where: { regionCode: 'hl/qiqihar' } })).toBe(0);
+  });
+
+  test('the same Idempotency-Key replays the first response; another body with it is 422', async () => {
+    const body = referralBody();
+    const headers = { 'idempotency-key': 'ref-1' };
+    const a = await stack.http('POST', '/v1/referrals', { token: as('union-staff'), body, headers });
+    const b = await stack.http('POST', '/v1/referrals', { token: as('union-staff'), body, headers });
+    expect(a.status).toBe(201);
+    expect(b.status).toBe(201); // not "200 joined": the first response, replayed
+    expect(b.body).toEqual(a.body);
+    expect(b.headers.get('idempotent-replayed')).toBe('true');
+    const c = await stack.http('POST', '/v1/referrals', {
+      token: as('union-staff'),
+      body: referralBody(),
+      headers,
+    });
+    expect(c.status).toBe(422);
+    expect(c.body.type).toBe('/problems/idempotency_key_reused');
+    // Keys are per principal: another user's identical key is a new request.
+    const other = await stack.http('POST', '/v1/referrals', { token: as('union-supervisor'), body, headers });
+    expect(other.status).toBe(200);
+    expect(other.body.joined).toBe(true);
+  });
+});
+
+describe('GET /v1/tasks (inbox)', () => {
+  let cases: Array<{ caseId: string; task: { id: string } }>;
+  beforeAll(async () => {
+    cases = [];
+    for (let i = 0; i < 3; i++) cases.push(await referCase(stack));
+  });
+
+  test('sorted by due time, keyset-paginated with total counts; pages neither overlap nor skip', async () => {
+    const first = await stack.http('GET', '/v1/tasks?type=intakeReview&limit=2', {
+      token: as('union-staff'),
+    });
+    expect(first.status).toBe(200);
+    const total = first.body.total as number;
+    expect(total).toBeGreaterThanOrEqual(3);
+    expect(first.body.items).toHaveLength(2);
+    const seen = [...first.body.items];
+    let cursor = first.body.nextCursor as string | null;
+    while (cursor) {
+      const page = await stack.http('GET', `/v1/tasks?type=intakeReview&limit=2&cursor=${cursor}`, {
+        token: as('union-staff'),
+      });
+      expect(page.body.total).toBe(total);
+      seen.push(...page.body.items);
+      cursor = page.body.nextCursor;
+    }
+    expect(seen).toHaveLength(total);
+    expect(new Set(seen.map((t) => t.id)).size).toBe(total);
+    const keys = seen.map((t) => `${t.dueAt}|${t.id}`);
+    expect(keys).toEqual([...keys].sort());
+    for (const c of cases) expect(seen.map((t) => t.id)).toContain(c.task.id);
+  });
+
+  test('filters: case, assignee, due before, overdue, region, status', async () => {
+    const [c1] = cases;
+    const q = async (qs: string, who = 'union-staff') =>
+      (await stack.http('GET', `/v1/tasks?${qs}`, { token: as(who) })).body;
+    expect((await q(`caseId=${c1!.caseId}`)).items.map((t: any) => t.id)).toEqual([c1!.task.id]);
+    expect((await q(`caseId=${c1!.caseId}&assignee=me`)).total).toBe(0);
+    expect((await q(`caseId=${c1!.caseId}&assignee=none`)).total).toBe(1);
+    const claimed = await stack.http('POST', `/v1/tasks/${c1!.task.id}/claim`, { token: as('union-staff') });
+    expect(claimed.status).toBe(200);
+    expect((await q(`caseId=${c1!.caseId}&assignee=me`)).total).toBe(1);
+    expect((await q(`caseId=${c1!.caseId}&assignee=union-staff`, 'union-supervisor')).total).toBe(1);
+    expect((await q(`caseId=${c1!.caseId}&assignee=me`, 'union-supervisor')).total).toBe(0);
+    const soon = new Date(Date.now() + 3600_000).toISOString();
+    expect((await q(`caseId=${c1!.caseId}&dueBefore=${soon}`)).total).toBe(0);
+    expect((await q(`caseId=${c1!.caseId}&dueBefore=2100-01-01T00:00:00Z`)).total).toBe(1);
+    expect((await q(`caseId=${c1!.caseId}&overdue=true`)).total).toBe(0);
+    expect((await q(`caseId=${c1!.caseId}&overdue=false`)).total).toBe(1);
+    expect((await q(`caseId=${c1!.caseId}&region=${REGION}`)).total).toBe(1);
+    expect((await q(`caseId=${c1!.caseId}&region=${REGION}/street-9`)).total).toBe(0);
+    expect((await q(`caseId=${c1!.caseId}&status=completed`)).total).toBe(0);
+    // Another agency's inbox never holds the union's task.
+    expect((await q(`caseId=${c1!.caseId}`, 'civil-affairs-staff')).total).toBe(0);
+    await stack.http('POST', `/v1/tasks/${c1!.task.id}/release`, { token: as('union-staff') });
+  });
+
+  test('an overdue task is found by overdue=true', async () => {
+    const { caseId, task } = await referCase(stack);
+    // Move its due time into the past in the read model (the workflow's own timer is not involved).
+    await stack.db.caseTask.update({
+      where: { id: task.id },
+      data: { dueAt: new Date(Date.now() - 3600_000) },
+    });
+    const res = await stack.http('GET', `/v1/tasks?caseId=${caseId}&overdue=true`, {
+      token: as('union-staff'),
+    });
+    expect(res.body.items).toEqual([expect.objectContaining({ id: task.id, overdue: true })]);
+  });
+
+  test('a region outside your own is 403', async () => {
+    const res = await stack.http('GET', '/v1/tasks?region=hl/qiqihar', { token: as('union-staff') });
+    expect(res.status).toBe(403);
+    expect(res.body.type).toBe('/problems/region_out_of_scope');
+  });
+
+  test.each([
+    ['status=done', 'query.status', 'invalid_value'],
+    ['type=paperwork', 'query.type', 'invalid_value'],
+    ['dueBefore=tomorrow', 'query.dueBefore', 'invalid_format'],
+    ['overdue=yes', 'query.overdue', 'invalid_value'],
+    ['assignee=', 'query.assignee', 'too_small'],
+    ['region=Not A Region', 'query.region', 'invalid_format'],
+    ['caseId=', 'query.caseId', 'too_small'],
+    ['limit=0', 'query.limit', 'too_small'],
+    ['limit=201', 'query.limit', 'too_big'],
+    ['limit=ten', 'query.limit', 'invalid_type'],
+    ['cursor=garbage', 'query.cursor', 'invalid_cursor'],
+    ['colour=red', 'query', 'unrecognized_keys'],
+  ])('400 for %s names %s (%s)', async (qs, path, code) => {
+    const res = await stack.http('GET', `/v1/tasks?${qs}`, { token: as('union-staff') });
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path, code })]));
+  });
+});
+
+describe('GET /v1/tasks/:id', () => {
+  test('intake review needs the ID number: released to its worker and the read audited', async () => {
+    const { task, idNumber } = await referCase(stack);
+    const res = await stack.http('GET', `/v1/tasks/${task.id}`, { token: as('union-staff') });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      id: task.id,
+      type: 'intakeReview',
+      case: { idNumberMasked: `230***********${idNumber.slice(-4)}` },
+    });
+    expect(res.body.facts).toEqual({ idNumber });
+    const entry = await stack.db.auditEntry.findFirst({
+      where: { action: 'task.read_sensitive', target: task.id },
+    });
+    expect(entry).toMatchObject({
+      actor: 'union-staff',
+      agency: 'union',
+      requestId: res.headers.get('x-request-id'),
+    });
+    expect(entry!.data).toEqual({ fields: ['idNumber'] });
+  });
+
+  test('sign-off needs the survey, not the ID number: the number stays masked', async () => {
+    const { task, idNumber } = await caseAwaitingSignOff(stack);
+    const res = await stack.http('GET', `/v1/tasks/${task.id}`, { token: as('union-chair') });
+    expect(res.status).toBe(200);
+    expect(Object.keys(res.body.facts)).toEqual(['survey']);
+    expect(res.body.facts.survey).toMatchObject({ tier: expect.any(String), causes: ['illness'] });
+    expect(JSON.stringify(res.body)).not.toContain(idNumber);
+  });
+});
+
+describe('task actions', () => {
+  test('claim, a colleague cannot complete a claimed task (409), release, comment', async () => {
+    const { caseId, task } = await referCase(stack);
+    const claim = await stack.http('POST', `/v1/tasks/${task.id}/claim`, { token: as('union-staff') });
+    expect(claim.status).toBe(200);
+    expect(claim.body).toMatchObject({
+      task: { id: task.id, assignee: 'union-staff' },
+      caseId,
+      stage: 'intake',
+    });
+    const other = await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
+      token: as('union-supervisor'),
+      body: intakeForm,
+    });
+    expect(other.status).toBe(409);
+    expect(other.body).toMatchObject({
+      type: '/problems/task_claimed',
+      task: { assignee: 'union-staff', status: 'open' },
+    });
+    const steal = await stack.http('POST', `/v1/tasks/${task.id}/claim`, { token: as('union-chair') });
+    expect(steal.status).toBe(409);
+    const release = await stack.http('POST', `/v1/tasks/${task.id}/release`, { token: as('union-staff') });
+    expect(release.body.task.assignee).toBeNull();
+    const comment = await stack.http('POST', `/v1/tasks/${task.id}/comment`, {
+      token: as('union-staff'),
+      body: { text: 'called the household' },
+    });
+    expect(comment.status).toBe(200);
+    const events = await stack.db.caseEvent.findMany({ where: { caseId, taskId: task.id } });
+    expect(events.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['task.claimed', 'task.released', 'case.comment']),
+    );
+    const audits = await stack.db.auditEntry.findMany({
+      where: { caseId, target: task.id },
+      orderBy: { seq: 'asc' },
+    });
+    expect(audits.map((a) => a.action)).toEqual(
+      expect.arrayContaining(['task.claim', 'task.release', 'task.comment']),
+    );
+  });
+
+  test('return for correction stops the task; completing it is 409; correction received reopens it', async () => {
+    const { task } = await referCase(stack);
+    const ret = await stack.http('POST', `/v1/tasks/${task.id}/return`, {
+      token: as('union-staff'),
+      body: { reason: 'consent form unsigned' },
+    });
+    expect(ret.status).toBe(200);
+    expect(ret.body.task.status).toBe('awaiting_correction');
+    const blocked = await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
+      token: as('union-staff'),
+      body: intakeForm,
+    });
+    expect(blocked.status).toBe(409);
+    expect(blocked.body.task.status).toBe('awaiting_correction');
+    const again = await stack.http('POST', `/v1/tasks/${task.id}/return`, {
+      token: as('union-staff'),
+      body: { reason: 'again' },
+    });
+    expect(again.status).toBe(409);
+    const back = await stack.http('POST', `/v1/tasks/${task.id}/correction-received`, {
+      token: as('union-staff'),
+    });
+    expect(back.body.task.status).toBe('open');
+  });
+
+  test('reassign is for the agency supervisor', async () => {
+    const { task } = await referCase(stack);
+    const staff = await stack.http('POST', `/v1/tasks/${task.id}/reassign`, {
+      token: as('union-staff'),
+      body: { assignee: 'union-chair' },
+    });
+    expect(staff.status).toBe(403);
+    const sup = await stack.http('POST', `/v1/tasks/${task.id}/reassign`, {
+      token: as('union-supervisor'),
+      body: { assignee: 'union-staff' },
+    });
+    expect(sup.status).toBe(200);
+    expect(sup.body.task.assignee).toBe('union-staff');
+  });
+
+  test.each([
+    ['return', 'body.reason', 'invalid_type', {}],
+    ['return', 'body.reason', 'too_small', { reason: '   ' }],
+    ['comment', 'body.text', 'too_small', { text: '' }],
+    ['comment', 'body.text', 'too_big', { text: 'long '.repeat(401) }],
+    ['reassign', 'body.assignee', 'invalid_type', {}],
+    ['claim', 'body', 'unrecognized_keys', { extra: 1 }],
+  ])('%s with a bad body is 400 at %s (%s)', async (action, path, code, body) => {
+    const { task } = await referCase(stack);
+    const res = await stack.http('POST', `/v1/tasks/${task.id}/${action}`, {
+      token: as('union-supervisor'),
+      body,
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path, code })]));
+  });
+});
+
+describe('POST /v1/tasks/:id/complete', () => {
+  test('completes through the Update: new stage and next tasks; again → 409 with the current state', async () => {
+    const { caseId, task } = await referCase(stack);
+    const done = await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
+      token: as('union-staff'),
+      body: intakeForm,
+    });
+    expect(done.status).toBe(200);
+    expect(done.body).toMatchObject({ taskId: task.id, caseId, stage: 'comparison' });
+    expect(done.body.nextTasks.map((t: any) => t.type).sort()).toEqual([
+      'dataComparisonCivil',
+      'dataComparisonHr',
+    ]);
+    const again = await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
+      token: as('union-staff'),
+      body: intakeForm,
+    });
+    expect(again.status).toBe(409);
+    expect(again.body).toMatchObject({
+      type: '/problems/task_not_open',
+      task: { id: task.id, status: 'completed' },
+    });
+
+    // Civil affairs completes its comparison: the ID number was released to it for that.
+    const civilTask = await eventually(() =>
+      stack.db.caseTask.findFirst({ where: { caseId, type: 'dataComparisonCivil' } }),
+    );
+    const detail = await stack.http('GET', `/v1/tasks/${civilTask.id}`, { token: as('civil-affairs-staff') });
+    expect(detail.body.facts.idNumber).toMatch(/^\d{17}[\dX]$/);
+    const civil = await stack.http('POST', `/v1/tasks/${civilTask.id}/complete`, {
+      token: as('civil-affairs-staff'),
+      body: { type: 'dataComparisonCivil', form: forms.civil },
+    });
+    expect(civil.status).toBe(200);
+    expect(civil.body.stage).toBe('comparison');
+  });
+
+  test('the same Idempotency-Key completes once and replays; another body → 422; in flight → 409', async () => {
+    const { task } = await referCase(stack);
+    const headers = { 'idempotency-key': `complete-${task.id}` };
+    const a = await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
+      token: as('union-staff'),
+      body: intakeForm,
+      headers,
+    });
+    const b = await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
+      token: as('union-staff'),
+      body: intakeForm,
+      headers,
+    });
+    expect(a.status).toBe(200);
+    expect(b.status).toBe(200);
+    expect(b.body).toEqual(a.body);
+    expect(b.headers.get('idempotent-replayed')).toBe('true');
+    const completed = await stack.db.caseEvent.count({ where: { taskId: task.id, type: 'task.completed' } });
+    expect(completed).toBe(1);
+    const c = await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
+      token: as('union-staff'),
+      body: {
+        type: 'intakeReview',
+        form: { decision: 'withdraw', consent: forms.intakeAccept.consent, reason: 'moved' },
+      },
+      headers,
+    });
+    expect(c.status).toBe(422);
+
+    // A first request still being processed holds the key.
+    await stack.db.idempotencyRecord.create({
+      data: {
+        principal: 'staff:union-staff',
+        key: 'busy',
+        requestHash: 'x',
+        method: 'POST',
+        path: '/v1/tasks/x/complete',
+      },
+    });
+    const busy = await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
+      token: as('union-staff'),
+      body: intakeForm,
+      headers: { 'idempotency-key': 'busy' },
+    });
+    expect(busy.status).toBe(409);
+    expect(busy.body.type).toBe('/problems/request_in_flight');
+    const badKey = await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
+      token: as('union-staff'),
+      body: intakeForm,
+      headers: { 'idempotency-key': 'x'.repeat(300) },
+    });
+    expect(badKey.status).toBe(400);
+  });
+
+  test('a wrong form type is 400; only the chair signs off (403 for anyone else, nothing changed)', async () => {
+    const { task } = await referCase(stack);
+    const wrong = await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
+      token: as('union-staff'),
+      body: { type: 'chairSignOff', form: { decision: 'sign' } },
+    });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.errors).toEqual([
+      expect.objectContaining({ path: 'body.type', code: 'wrong_task_type' }),
+    ]);
+
+    const signOff = await caseAwaitingSignOff(stack);
+    for (const who of ['union-staff', 'union-supervisor']) {
+      const res = await stack.http('POST', `/v1/tasks/${signOff.task.id}/complete`, {
+        token: as(who),
+        body: { type: 'chairSignOff', form: forms.sign },
+      });
+      expect(res.status).toBe(403);
+    }
+    expect((await stack.db.caseTask.findUnique({ where: { id: signOff.task.id } }))!.status).toBe('open');
+    const chair = await stack.http('POST', `/v1/tasks/${signOff.task.id}/complete`, {
+      token: as('union-chair'),
+      body: { type: 'chairSignOff', form: forms.sign },
+    });
+    expect(chair.status).toBe(200);
+    expect(chair.body.stage).toBe('planning');
+    expect(chair.body.nextTasks.map((t: any) => t.type)).toEqual(['assistancePlan']);
+  });
+
+  test("a referral task is completed on the referral's workflow; the payment approver is never its preparer", async () => {
+    const { caseId, task } = await caseAwaitingSignOff(stack);
+    await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
+      token: as('union-chair'),
+      body: { type: 'chairSignOff', form: forms.sign },
+    });
+    const plan = await eventually(() =>
+      stack.db.caseTask.findFirst({ where: { caseId, type: 'assistancePlan', status: 'open' } }),
+    );
+    const planned = await stack.http('POST', `/v1/tasks/${plan.id}/complete`, {
+      token: as('union-staff'),
+      body: {
+        type: 'assistancePlan',
+        form: { route: 'assist', measures: ['public_rental_housing', 'union_living_aid'] },
+      },
+    });
+    expect(planned.status).toBe(200);
+    expect(planned.body.stage).toBe('assisting');
+    const acceptance = await eventually(() =>
+      stack.db.caseTask.findFirst({ where: { caseId, type: 'referralAcceptance', agency: 'housing' } }),
+    );
+    const accepted = await stack.http('POST', `/v1/tasks/${acceptance.id}/complete`, {
+      token: as('housing-staff'),
+      body: { type: 'referralAcceptance', form: { decision: 'accept' } },
+    });
+    expect(accepted.status).toBe(200);
+    expect(accepted.body).toMatchObject({
+      caseId,
+      stage: 'assisting',
+      referral: { agency: 'housing', status: 'accepted' },
+    });
+    expect(accepted.body.nextTasks.map((t: any) => t.type)).toEqual(['referralOutcome']);
+    // Housing now sees the case it is involved in.
+    expect((await stack.http('GET', `/v1/cases/${caseId}`, { token: as('housing-staff') })).status).toBe(200);
+
+    const prep = await stack.http('POST', `/v1/cases/${caseId}/actions`, {
+      token: as('union-supervisor'),
+      body: { action: 'prepareAidPayment', measure: 'union_living_aid', amountCents: 200000 },
+    });
+    expect(prep.status).toBe(200);
+    const approval = prep.body.openTasks.find((t: any) => t.type === 'aidPaymentApproval');
+    const self = await stack.http('POST', `/v1/tasks/${approval.id}/complete`, {
+      token: as('union-supervisor'),
+      body: { type: 'aidPaymentApproval', form: { decision: 'approve' } },
+    });
+    expect(self.status).toBe(403);
+    expect(self.body.type).toBe('/problems/maker_checker');
+    const detail = await stack.http('GET', `/v1/tasks/${approval.id}`, { token: as('union-supervisor') });
+    expect(detail.body.facts.payments.payments).toEqual([
+      expect.objectContaining({ amountCents: 200000, preparedBy: 'union-supervisor' }),
+    ]);
+  });
+
+  test.each([
+    [
+      'intakeReview',
+      'body.form.consent',
+      'custom',
+      { decision: 'accept', consent: { dataComparison: false, sharingWithAgencies: true } },
+    ],
+    [
+      'intakeReview',
+      'body.form.reason',
+      'custom',
+      { decision: 'withdraw', consent: { dataComparison: true, sharingWithAgencies: true } },
+    ],
+    [
+      'intakeReview',
+      'body.form.decision',
+      'invalid_value',
+      { decision: 'maybe', consent: { dataComparison: true, sharingWithAgencies: true } },
+    ],
+    [
+      'dataComparisonCivil',
+      'body.form.monthlyIncomeCents',
+      'too_small',
+      { ...forms.civil, monthlyIncomeCents: -1 },
+    ],
+    ['dataComparisonCivil', 'body.form.vehicleCount', 'invalid_type', { ...forms.civil, vehicleCount: 1.5 }],
+    [
+      'dataComparisonCivil',
+      'body.form.currentAllowances.0',
+      'invalid_value',
+      { ...forms.civil, currentAllowances: ['lottery'] },
+    ],
+    [
+      'dataComparisonHr',
+      'body.form.socialInsurance.medical',
+      'invalid_type',
+      { ...forms.hr, socialInsurance: { pension: true } },
+    ],
+    [
+      'householdSurvey',
+      'body.form.visitedOn',
+      'invalid_format',
+      { ...forms.surveyEligible, visitedOn: '2 March' },
+    ],
+    ['householdSurvey', 'body.form.members', 'too_small', { ...forms.surveyEligible, members: 0 }],
+    [
+      'householdSurvey',
+      'body.form.expenditureItems',
+      'too_small',
+      { ...forms.surveyEligible, expenditureItems: [] },
+    ],
+    [
+      'householdSurvey',
+      'body.form.causes.0',
+      'invalid_value',
+      { ...forms.surveyEligible, causes: ['bad luck'] },
+    ],
+    [
+      'collectiveDeliberation',
+      'body.form.attendees',
+      'too_small',
+      { ...forms.deliberationApprove, attendees: 2 },
+    ],
+    [
+      'collectiveDeliberation',
+      'body.form.reason',
+      'custom',
+      { ...forms.deliberationApprove, decision: 'reject' },
+    ],
+    ['chairSignOff', 'body.form.reason', 'custom', { decision: 'reject' }],
+    ['assistancePlan', 'body.form.measures', 'too_small', { route: 'assist', measures: [] }],
+    ['assistancePlan', 'body.form.measures.0', 'custom', { route: 'assist', measures: ['free_money'] }],
+    ['assistancePlan', 'body.form.route', 'invalid_union', { route: 'elsewhere' }],
+    ['referralAcceptance', 'body.form.position', 'too_small', { decision: 'waitlist', position: 0 }],
+    ['referralAcceptance', 'body.form.reasonCode', 'invalid_value', { decision: 'decline' }],
+    ['referralOutcome', 'body.form.benefit', 'invalid_type', { result: 'granted' }],
+    ['aidPaymentApproval', 'body.form.reason', 'custom', { decision: 'reject' }],
+    ['cadreVisit', 'body.form.notes', 'too_small', { visitedOn: '2026-01-01', notes: '' }],
+    [
+      'quarterlyReview',
+      'body.form.recommendation',
+      'invalid_value',
+      { recommendation: 'retire', notes: 'n' },
+    ],
+    [
+      'exitApproval',
+      'body.form.checklist',
+      'custom',
+      { decision: 'approve', checklist: { ...forms.checklistAll, housing: false } },
+    ],
+    ['followUpVisit', 'body.form.hardship', 'custom', { visitedOn: '2026-01-01', outcome: 'new_hardship' }],
+    [
+      'safetyNetCertificate',
+      'body.form.submittedTo',
+      'invalid_type',
+      { certificateNo: 'C-1', issuedOn: '2026-01-01' },
+    ],
+    [
+      'safetyNetEnrolment',
+      'body.form.programme',
+      'invalid_value',
+      { decision: 'enrolled', programme: 'lottery' },
+    ],
+    ['appealReview', 'body.form.reason', 'invalid_type', { decision: 'uphold' }],
+    ['noSuchTask', 'body.type', 'invalid_union', {}],
+  ])('%s: a bad form → 400 at %s (%s)', async (type, path, code, form) => {
+    const task = (await stack.db.caseTask.findFirst({
+      where: { agency: 'union', status: 'open', type: 'intakeReview' },
+    }))!;
+    const res = await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
+      token: as('union-staff'),
+      body: { type, form },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path, code })]));
+  });
+});
+
+describe('cases', () => {
+  test('GET /v1/cases/:id: stage, open tasks, timeline; masked ID only', async () => {
+    const { caseId, idNumber } = await referCase(stack);
+    const res = await stack.http('GET', `/v1/cases/${caseId}`, { token: as('union-staff') });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id: caseId, stage: 'intake', regionCode: REGION });
+    expect(res.body.openTasks).toEqual([expect.objectContaining({ type: 'intakeReview' })]);
+    expect(res.body.timeline.map((e: any) => e.type)).toEqual(
+      expect.arrayContaining(['case.opened', 'task.opened']),
+    );
+    expect(JSON.stringify(res.body)).not.toContain(idNumber);
+    const coordinator = await stack.http('GET', `/v1/cases/${caseId}`, { token: as('city-coordinator') });
+    expect(coordinator.status).toBe(200);
+  });
+
+  test('POST /v1/cases/:id/actions: the workflow decides; errors map to problems; writes are audited', async () => {
+    const { caseId } = await referCase(stack);
+    const hold = await stack.http('POST', `/v1/cases/${caseId}/actions`, {
+      token: as('union-staff'),
+      body: { action: 'hold', reason: 'x' },
+    });
+    expect(hold.status).toBe(403);
+    const held = await stack.http('POST', `/v1/cases/${caseId}/actions`, {
+      token: as('city-coordinator'),
+      body: { action: 'hold', reason: 'data check' },
+    });
+    expect(held.status).toBe(200);
+    expect(held.body.onHold).toBe(true);
+    const twice = await stack.http('POST', `/v1/cases/${caseId}/actions`, {
+      token: as('city-coordinator'),
+      body: { action: 'hold', reason: 'again' },
+    });
+    expect(twice.status).toBe(409);
+    const objection = await stack.http('POST', `/v1/cases/${caseId}/actions`, {
+      token: as('union-staff'),
+      body: { action: 'raiseObjection', text: 'neighbour objects' },
+    });
+    expect(objection.status).toBe(409);
+    expect(objection.body.type).toBe('/problems/not_in_public_notice');
+    const bad = await stack.http('POST', `/v1/cases/${caseId}/actions`, {
+      token: as('union-staff'),
+      body: { action: 'withdraw' },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors).toEqual([expect.objectContaining({ path: 'body.reason' })]);
+    const unknown = await stack.http('POST', `/v1/cases/${caseId}/actions`, {
+      token: as('union-staff'),
+      body: { action: 'teleport' },
+    });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.errors).toEqual([
+      expect.objectContaining({ path: 'body.action', code: 'invalid_union' }),
+    ]);
+    const audits = await stack.db.auditEntry.findMany({ where: { caseId }, orderBy: { seq: 'asc' } });
+    expect(audits.map((a) => a.action)).toEqual(['referral.create', 'case.hold']);
+  });
+});

@@ -1,0 +1,227 @@
+import { createApiKey } from '../../api/auth';
+import { demoUsers } from '../../scripts/demoUsers';
+import { eventually, startStack, type Stack } from '../support/stack';
+
+/** Integrators: one-call referral (idempotent, deduplicated), status, feed, and batch task work. */
+let stack: Stack;
+const keys: Record<string, string> = {};
+const user = (sub: string) => stack.token(demoUsers.find((u) => u.sub === sub)!);
+const as = (
+  agency: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) => stack.http(method, path, { body, headers: { authorization: `ApiKey ${keys[agency]}`, ...headers } });
+const household = (idNumber: string, headName: string) => ({
+  idNumber,
+  headName,
+  regionCode: 'hl/harbin/daoli',
+});
+
+beforeAll(async () => {
+  stack = await startStack();
+  for (const agency of ['hr', 'civil_affairs', 'medical_insurance'])
+    keys[agency] = (
+      await createApiKey(stack.db, { name: `${agency} system`, agency, region: 'hl/harbin', roles: [] })
+    ).key;
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+let caseId: string;
+
+test('POST /v1/referrals with an API key: same key and body → same case and response; other body → 422; same household joins', async () => {
+  const body = {
+    household: household('230102198002021111', '孙六'),
+    referral: { source: 'agency', referrer: 'HR employment system', externalRef: 'HR-2026-0001' },
+  };
+  const first = await as('hr', 'POST', '/v1/referrals', body, { 'idempotency-key': 'hr-0001' });
+  expect(first.status).toBe(201);
+  caseId = first.body.caseId;
+  const replay = await as('hr', 'POST', '/v1/referrals', body, { 'idempotency-key': 'hr-0001' });
+  expect(replay.status).toBe(201);
+  expect(replay.body).toEqual(first.body);
+  const changed = await as(
+    'hr',
+    'POST',
+    '/v1/referrals',
+    { ...body, referral: { ...body.referral, note: 'changed' } },
+    { 'idempotency-key': 'hr-0001' },
+  );
+  expect(changed.status).toBe(422);
+  const joined = await as(
+    'hr',
+    'POST',
+    '/v1/referrals',
+    { ...body, referral: { ...body.referral, externalRef: 'HR-2026-0002' } },
+    { 'idempotency-key': 'hr-0002' },
+  );
+  expect(joined.status).toBe(200);
+  expect(joined.body).toMatchObject({ caseId, joined: true });
+  expect(await stack.db.householdCase.count()).toBe(1);
+});
+
+test('GET /v1/referrals/:id: status for the referrer, without personal data; not found for an uninvolved agency', async () => {
+  const res = await eventually(async () => {
+    const r = await as('hr', 'GET', `/v1/referrals/${caseId}`);
+    return r.status === 200 && r.body.referralsReceived === 2 && r;
+  });
+  expect(res.body).toMatchObject({
+    caseId,
+    stage: 'intake',
+    openTasks: [{ type: 'intakeReview', agency: 'union' }],
+  });
+  expect(JSON.stringify(res.body)).not.toMatch(/230102198002021111|孙六/);
+  expect((await as('medical_insurance', 'GET', `/v1/referrals/${caseId}`)).status).toBe(404);
+  expect(
+    (await stack.http('GET', '/v1/referrals/nope', { headers: { authorization: 'ApiKey hrp_wrong' } }))
+      .status,
+  ).toBe(401);
+});
+
+test('the feed returns changed cases after a cursor, and each change once', async () => {
+  const page = await eventually(async () => {
+    const r = await as('hr', 'GET', '/v1/referrals?limit=50');
+    return r.body.items?.length === 1 && r;
+  });
+  expect(page.body.items[0]).toMatchObject({ caseId, stage: 'intake' });
+  const cursor = page.body.nextCursor;
+  expect((await as('hr', 'GET', `/v1/referrals?updatedSince=${cursor}`)).body.items).toEqual([]);
+  expect((await as('medical_insurance', 'GET', '/v1/referrals')).body.items).toEqual([]);
+
+  const intake = await eventually(() =>
+    stack.db.caseTask.findFirst({ where: { caseId, type: 'intakeReview' } }),
+  );
+  const done = await stack.http('POST', `/v1/tasks/${intake.id}/complete`, {
+    token: user('union-staff'),
+    body: {
+      type: 'intakeReview',
+      form: { decision: 'accept', consent: { dataComparison: true, sharingWithAgencies: true } },
+    },
+  });
+  expect(done.status).toBe(200);
+  const next = await eventually(async () => {
+    const r = await as('hr', 'GET', `/v1/referrals?updatedSince=${cursor}`);
+    return r.body.items.length === 1 && r.body.items[0].stage === 'comparison' && r;
+  });
+  expect(next.body.items[0].openTasks.map((t: any) => t.type).sort()).toEqual([
+    'dataComparisonCivil',
+    'dataComparisonHr',
+  ]);
+  expect((await as('hr', 'GET', `/v1/referrals?updatedSince=${next.body.nextCursor}`)).body.items).toEqual(
+    [],
+  );
+  expect((await as('hr', 'GET', '/v1/referrals?updatedSince=garbage')).status).toBe(400);
+});
+
+const civilForm = {
+  monthlyIncomeCents: 120000,
+  realEstateCount: 0,
+  vehicleCount: 0,
+  depositsCents: 5000,
+  currentAllowances: [],
+};
+
+test('an agency system pulls its comparison tasks and posts results in a batch; errors per item; a retried batch changes nothing twice', async () => {
+  // Two more households in comparison.
+  for (const [id, name] of [
+    ['230102198003031111', '钱七'],
+    ['230102198004041111', '吴八'],
+  ] as const) {
+    const ref = await stack.http('POST', '/v1/referrals', {
+      token: user('union-staff'),
+      body: { household: household(id, name), referral: { source: 'cadre', referrer: 'cadre' } },
+    });
+    const t = await eventually(() =>
+      stack.db.caseTask.findFirst({ where: { caseId: ref.body.caseId, type: 'intakeReview' } }),
+    );
+    await stack.http('POST', `/v1/tasks/${t.id}/complete`, {
+      token: user('union-staff'),
+      body: {
+        type: 'intakeReview',
+        form: { decision: 'accept', consent: { dataComparison: true, sharingWithAgencies: true } },
+      },
+    });
+  }
+  const pulled = await eventually(async () => {
+    const r = await as('civil_affairs', 'GET', '/v1/batch/tasks?limit=2');
+    return r.body.items?.length === 2 && r;
+  });
+  expect(
+    pulled.body.items.every(
+      (i: any) => i.type === 'dataComparisonCivil' && /^\d{17}[\dX]$/.test(i.household.idNumber),
+    ),
+  ).toBe(true);
+  const rest = await as('civil_affairs', 'GET', `/v1/batch/tasks?after=${pulled.body.nextAfter}`);
+  expect(rest.body.items).toHaveLength(1);
+  const [a, b] = pulled.body.items;
+  const c = rest.body.items[0];
+  const hrTask = (await as('hr', 'GET', '/v1/batch/tasks')).body.items[0];
+  expect(hrTask.type).toBe('dataComparisonHr');
+
+  const batch = {
+    items: [
+      { taskId: a.taskId, completion: { type: 'dataComparisonCivil', form: civilForm } },
+      {
+        taskId: b.taskId,
+        completion: { type: 'dataComparisonCivil', form: { ...civilForm, vehicleCount: -1 } },
+      },
+      { taskId: 'no-such-task', completion: { type: 'dataComparisonCivil', form: civilForm } },
+      {
+        taskId: hrTask.taskId,
+        completion: {
+          type: 'dataComparisonHr',
+          form: {
+            employedMembers: 0,
+            unemployedMembers: 2,
+            socialInsurance: { pension: false, medical: true, unemployment: false },
+          },
+        },
+      },
+      {
+        taskId: c.taskId,
+        completion: { type: 'dataComparisonCivil', form: { ...civilForm, vehicleCount: 1 } },
+      },
+    ],
+  };
+  const res = await as('civil_affairs', 'POST', '/v1/batch/tasks/results', batch);
+  expect(res.status).toBe(200);
+  expect(res.body.results.map((r: any) => [r.ok, r.error?.status ?? null, r.error?.code ?? null])).toEqual([
+    [true, null, null],
+    [false, 400, 'invalid_input'],
+    [false, 404, 'task_not_found'],
+    [false, 404, 'task_not_found'],
+    [true, null, null],
+  ]);
+  expect(res.body.results[1].error.errors[0].path).toBe('completion.form.vehicleCount');
+  expect(res.body).toMatchObject({ succeeded: 2, failed: 3 });
+  await eventually(
+    async () => (await stack.db.caseTask.findUnique({ where: { id: c.taskId } }))?.status === 'completed',
+  );
+
+  const retry = await as('civil_affairs', 'POST', '/v1/batch/tasks/results', batch);
+  expect(retry.body.results.map((r: any) => r.ok)).toEqual([true, false, false, false, true]);
+  expect(retry.body.results[0]).toMatchObject({ alreadyApplied: true });
+  const completions = await stack.db.caseEvent.count({
+    where: { type: 'task.completed', taskId: { in: [a.taskId, c.taskId] } },
+  });
+  expect(completions).toBe(2);
+  // Another answer to a task already completed is a conflict, not silently taken.
+  const other = await as('civil_affairs', 'POST', '/v1/batch/tasks/results', {
+    items: [
+      {
+        taskId: a.taskId,
+        completion: { type: 'dataComparisonCivil', form: { ...civilForm, vehicleCount: 3 } },
+      },
+    ],
+  });
+  expect(other.body.results[0].error).toMatchObject({ status: 409, code: 'task_not_open' });
+  const row = await stack.db.caseTask.findUnique({ where: { id: a.taskId } });
+  expect(row).toMatchObject({ completedBy: expect.stringMatching(/^apikey:/), result: civilForm });
+  const audit = await stack.db.auditEntry.count({
+    where: { action: 'task.complete', target: { in: [a.taskId, c.taskId] } },
+  });
+  expect(audit).toBe(2);
+});

@@ -1,0 +1,138 @@
+import type { FormOf } from '../../domain/taskTypes';
+import type { Actor } from '../../domain/agencies';
+import {
+  startCase,
+  assertFileable,
+  fileCase,
+  completeTask,
+  applyAction,
+  tick,
+  nextWake,
+} from '../../domain/journey/machine';
+import type { CaseState } from '../../domain/journey/state';
+import { DomainError } from '../../domain/journey/taskBook';
+import { actors, calendar, forms, household, referral, testPolicy } from '../support/fixtures';
+
+/** The pure state machine, without Temporal: the hard rules of DOMAIN.md, one test each. */
+const T0 = '2026-03-02T01:00:00.000Z'; // Monday 09:00 in China
+
+function newCase(now = T0): CaseState {
+  return startCase(
+    { household: household(), householdKey: 'k', referral, policy: testPolicy(), calendar },
+    { workflowId: 'household-k', caseId: 'case-1' },
+    now,
+  );
+}
+
+function open(s: CaseState, type: string) {
+  const t = Object.values(s.tasks).find((x) => x.type === type && x.status === 'open');
+  if (!t) throw new Error(`no open ${type}`);
+  return t;
+}
+
+function complete(s: CaseState, type: string, form: unknown, actor: Actor = actors.unionStaff, now = T0) {
+  completeTask(s, { taskId: open(s, type).id, actor, completion: { type, form } as never }, now);
+}
+
+function toSignOff(): CaseState {
+  const s = newCase();
+  complete(s, 'intakeReview', forms.intakeAccept);
+  complete(s, 'dataComparisonCivil', forms.civil, actors.civil);
+  complete(s, 'dataComparisonHr', forms.hr, actors.hr);
+  complete(s, 'householdSurvey', forms.surveyEligible);
+  complete(s, 'collectiveDeliberation', forms.deliberationApprove);
+  tick(s, '2026-03-10T00:00:00.000Z');
+  return s;
+}
+
+const code = (fn: () => void) => {
+  try {
+    fn();
+  } catch (e) {
+    return (e as DomainError).code;
+  }
+  return 'no error';
+};
+
+describe('no X, no file (001: 不入户调查不建档…工会主席不签字不建档)', () => {
+  test('a case that passed every step is fileable', () => {
+    const s = toSignOff();
+    expect(s.stage).toBe('sign_off');
+    complete(s, 'chairSignOff', forms.sign, actors.chair, '2026-03-10T00:00:00.000Z');
+    expect(s.filing?.fileNumber).toBe('hl-harbin-daoli-2026-case-1');
+  });
+  test('no household survey, no file', () => {
+    const s = toSignOff();
+    s.survey = null;
+    expect(code(() => fileCase(s, T0))).toBe('no_survey_no_file');
+  });
+  test('no collective deliberation, no file', () => {
+    const s = toSignOff();
+    s.deliberation = null;
+    expect(code(() => fileCase(s, T0))).toBe('no_deliberation_no_file');
+  });
+  test('no completed public notice, no file', () => {
+    const s = toSignOff();
+    s.notice!.passedAt = null;
+    expect(code(() => assertFileable(s, { ignoreSignOff: true }))).toBe('no_notice_no_file');
+  });
+  test("no chair's signature, no file", () => {
+    const s = toSignOff();
+    expect(code(() => fileCase(s, T0))).toBe('no_signature_no_file');
+  });
+  test('only a chair signs off', () => {
+    const s = toSignOff();
+    expect(code(() => complete(s, 'chairSignOff', forms.sign, actors.unionSupervisor))).toBe('forbidden');
+  });
+});
+
+test('no aid before filing (先建档、后帮扶)', () => {
+  const s = toSignOff();
+  expect(
+    code(() =>
+      applyAction(
+        s,
+        actors.unionStaff,
+        { action: 'prepareAidPayment', measure: 'union_living_aid', amountCents: 100 },
+        T0,
+      ),
+    ),
+  ).toBe('not_filed');
+});
+
+test('no consent, no comparison: the intake form refuses to proceed without it', () => {
+  const s = newCase();
+  const form = { decision: 'accept', consent: { dataComparison: false, sharingWithAgencies: true } };
+  expect(code(() => complete(s, 'intakeReview', form))).toBe('invalid_form');
+  expect(s.stage).toBe('intake');
+});
+
+test('a task deadline that spans the 2026 Spring Festival lands on the right working day', () => {
+  // Opened Friday 2026-02-13; 5 working days: Sat 14 (调休 make-up day), then 24, 25, 26, 27 Feb.
+  const s = newCase('2026-02-13T02:00:00.000Z');
+  expect(open(s, 'intakeReview').dueAt).toBe('2026-02-27T15:59:59.999Z');
+  expect(nextWake(s)).toBe(Date.parse('2026-02-26T15:59:59.999Z')); // reminder 24 h before
+});
+
+test('the wrong agency cannot complete a task, and a foreign region cannot either', () => {
+  const s = newCase();
+  expect(code(() => complete(s, 'intakeReview', forms.intakeAccept, actors.civil))).toBe('forbidden');
+  expect(code(() => complete(s, 'intakeReview', forms.intakeAccept, actors.otherRegion))).toBe('forbidden');
+});
+
+test('the tier follows the monthly gap: accident-caused, relative, deep, or not eligible', () => {
+  const tierFor = (form: FormOf<'householdSurvey'>) => {
+    const s = newCase();
+    complete(s, 'intakeReview', forms.intakeAccept);
+    complete(s, 'dataComparisonCivil', forms.civil, actors.civil);
+    complete(s, 'dataComparisonHr', forms.hr, actors.hr);
+    complete(s, 'householdSurvey', form);
+    return [s.survey?.tier, s.stage];
+  };
+  expect(tierFor(forms.surveyEligible)).toEqual(['deep', 'deliberation']);
+  expect(tierFor({ ...forms.surveyEligible, accidentCaused: true })).toEqual(['accident', 'deliberation']);
+  expect(
+    tierFor({ ...forms.surveyEligible, expenditureItems: [{ category: 'medical', monthlyCents: 200000 }] }),
+  ).toEqual(['relative', 'deliberation']);
+  expect(tierFor(forms.surveyIneligible)).toEqual([null, 'not_eligible']);
+});
