@@ -9,7 +9,8 @@ import { listen } from './server';
 async function main() {
   const config = loadConfig();
   setLogLevel(config.LOG_LEVEL);
-  if (!config.DATABASE_URL) throw new Error('Invalid configuration: DATABASE_URL must be set for a separate API process');
+  if (!config.DATABASE_URL)
+    throw new Error('Invalid configuration: DATABASE_URL must be set for a separate API process');
   const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   const client = await connectClient(config);
   const server = await listen(createApp({ config, db, client }), config.PORT);
