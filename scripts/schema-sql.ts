@@ -4,7 +4,12 @@
  */
 import { schemaToSql } from '../db/migrate';
 
-schemaToSql(process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:1/unused')
+// The engine connects once (it reads the server version), so any reachable PostgreSQL will do.
+schemaToSql(
+  process.env.DATABASE_URL ??
+    process.env.TEST_DATABASE_URL ??
+    'postgresql://postgres@127.0.0.1:55432/postgres',
+)
   .then((sql) => process.stdout.write(sql))
   .catch((err) => {
     console.error(err instanceof Error ? err.message : err);

@@ -16,11 +16,13 @@ import {
   activeTasks,
   cancelTask,
   closeTask,
+  correctionReceived,
   extendDeadline,
   getActiveTask,
   nextTaskWake,
   openTask,
   record,
+  returnForCorrection,
   tickTasks,
   touch,
   type Book,
@@ -174,7 +176,13 @@ export async function agencyReferral(input: AgencyReferralInput): Promise<Referr
 
   function applyAct(book: Book, cmd: ActInput, now: string): void {
     const { actor, command } = ActInputSchema.parse(cmd);
-    assertActor(actor);
+    // Coordinators (union joint office) unblock referrals too: extend, remind, escalate, reassign.
+    const coordinating = actor.roles.includes('coordinator') && regionWithin(input.regionCode, actor.region);
+    const supervising = coordinating || (actor.agency === input.agency && actor.roles.includes('supervisor'));
+    if (!(
+      coordinating && ['extendDeadline', 'remind', 'escalate', 'reassign', 'comment'].includes(command.action)
+    ))
+      assertActor(actor);
     switch (command.action) {
       case 'claim':
       case 'release': {
@@ -183,19 +191,58 @@ export async function agencyReferral(input: AgencyReferralInput): Promise<Referr
           throw new DomainError('task_claimed', `task ${t.id} is claimed by ${t.assignee}`);
         t.assignee = command.action === 'claim' ? actor.id : null;
         touch(book, t);
-        record(
-          book,
-          `task.${command.action === 'claim' ? 'claimed' : 'released'}`,
-          now,
-          { assignee: t.assignee },
-          actor,
-          t.id,
-        );
+        const type = command.action === 'claim' ? 'task.claimed' : 'task.released';
+        record(book, type, now, { assignee: t.assignee }, actor, t.id);
         return;
       }
+      case 'reassign': {
+        if (!supervising)
+          throw new DomainError('forbidden', 'reassigning needs a coordinator or the agency supervisor');
+        const t = getActiveTask(book, command.taskId);
+        t.assignee = command.assignee;
+        touch(book, t);
+        record(book, 'task.reassigned', now, { assignee: t.assignee }, actor, t.id);
+        return;
+      }
+      case 'returnForCorrection':
+        returnForCorrection(book, command.taskId, command.reason, now, actor);
+        return;
+      case 'correctionReceived':
+        correctionReceived(book, command.taskId, now, actor);
+        return;
       case 'extendDeadline':
+        if (!supervising)
+          throw new DomainError(
+            'forbidden',
+            'extending a deadline needs a coordinator or the agency supervisor',
+          );
         extendDeadline(book, command.taskId, command.by, command.reason, now, actor);
         return;
+      case 'remind':
+      case 'escalate': {
+        if (!supervising)
+          throw new DomainError(
+            'forbidden',
+            `${command.action} needs a coordinator or the agency supervisor`,
+          );
+        const t = getActiveTask(book, command.taskId);
+        if (command.action === 'escalate') {
+          t.escalatedAt = now;
+          t.escalatedTo = { agency: t.agency, role: 'supervisor' };
+          touch(book, t);
+          record(
+            book,
+            'task.escalated',
+            now,
+            { type: t.type, manual: true, reason: command.reason, to: t.escalatedTo },
+            actor,
+            t.id,
+          );
+        } else {
+          record(book, 'task.reminded', now, { type: t.type, manual: true }, actor, t.id);
+        }
+        return;
+      }
       case 'comment':
         record(book, 'case.comment', now, { text: command.text }, actor, command.taskId);
         return;

@@ -35,7 +35,10 @@ async function waitForPort(port: number, ms: number): Promise<void> {
   }
 }
 
-export const TEMPLATE_DB = 'hrp_template';
+/** One template per jest run, so concurrent runs on the same server never drop each other's. */
+export function templateDb(): string {
+  return process.env.HRP_TEMPLATE_DB ?? 'hrp_template';
+}
 
 export default async function globalSetup(): Promise<void> {
   const baseUrl = process.env.TEST_DATABASE_URL;
@@ -43,6 +46,8 @@ export default async function globalSetup(): Promise<void> {
     throw new Error('TEST_DATABASE_URL is not set: run the suite with `npm test` (scripts/test.sh)');
 
   // Template database, migrated once through the same migrate script the platform uses.
+  process.env.HRP_TEMPLATE_DB = `hrp_template_${process.pid}`;
+  const TEMPLATE_DB = templateDb();
   const admin = new PgClient({ connectionString: baseUrl });
   await admin.connect();
   await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DB} WITH (FORCE)`);

@@ -8,7 +8,7 @@ import { listen, type RunningServer } from '../../api/server';
 import { loadConfig, type Config } from '../../config';
 import { createDb, type Db } from '../../db/client';
 import { createWorker } from '../../worker/worker';
-import { TEMPLATE_DB } from './globalSetup';
+import { templateDb } from './globalSetup';
 
 /**
  * The real stack for one test suite: its own PostgreSQL database (cloned from the migrated
@@ -37,7 +37,7 @@ export async function createTestDatabase(): Promise<string> {
   const name = `hrp_test_${crypto.randomBytes(6).toString('hex')}`;
   const admin = new PgClient({ connectionString: base });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DB}`);
+  await admin.query(`CREATE DATABASE ${name} TEMPLATE ${templateDb()}`);
   await admin.end();
   const url = new URL(base);
   url.pathname = `/${name}`;

@@ -6,7 +6,7 @@ import { recordHistories } from '../support/histories';
 import { actors, forms, household, testPolicy } from '../support/fixtures';
 import { memoryActivities, type MemoryStore } from '../support/memoryActivities';
 import type { Policy } from '../../domain/policy';
-import { completeTask as completeTaskUpdate } from '../../workflows/householdCase';
+import { act as actUpdate, completeTask as completeTaskUpdate } from '../../workflows/householdCase';
 
 let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundle;
@@ -598,6 +598,52 @@ test('a 3-year case: quarterly reviews and twice-yearly visits keep coming until
     const events = (await c.view()).openTasks;
     expect(events.filter((t) => t.type === 'quarterlyReview')).toHaveLength(0);
     threeYearMs = Date.now() - started;
+  });
+});
+
+test('a stuck referral: a coordinator extends its deadline; the agency returns it for documents, then accepts', async () => {
+  await withCase(async (c, store) => {
+    await fileCase(c);
+    await c.complete('assistancePlan', { route: 'assist', measures: ['rent_subsidy'] }, actors.unionStaff);
+    const task = await waitFor(() => store.openTasks(c.caseId, 'referralAcceptance')[0]);
+    const referral = c.client.workflow.getHandle(task.workflowId);
+    await env.sleep(Date.parse(task.dueAt) - (await env.currentTimeMs()) + 3600_000);
+    expect(store.tasks.get(task.id)?.escalatedTo).toEqual({ agency: 'housing', role: 'supervisor' });
+    const extend = {
+      action: 'extendDeadline',
+      taskId: task.id,
+      by: { workingDays: 5 },
+      reason: 'quota review',
+    } as const;
+    expect(
+      await rejection(
+        referral.executeUpdate(actUpdate, { args: [{ actor: actors.housing, command: extend }] }),
+      ),
+    ).toMatch(/supervisor/);
+    await referral.executeUpdate(actUpdate, { args: [{ actor: actors.coordinator, command: extend }] });
+    expect(store.tasks.get(task.id)?.escalatedAt).toBeNull();
+    await referral.executeUpdate(actUpdate, {
+      args: [
+        {
+          actor: actors.housing,
+          command: { action: 'returnForCorrection', taskId: task.id, reason: 'lease contract missing' },
+        },
+      ],
+    });
+    expect(store.tasks.get(task.id)?.status).toBe('awaiting_correction');
+    await referral.executeUpdate(actUpdate, {
+      args: [{ actor: actors.housing, command: { action: 'correctionReceived', taskId: task.id } }],
+    });
+    await referral.executeUpdate(completeTaskUpdate, {
+      args: [
+        {
+          taskId: task.id,
+          actor: actors.housing,
+          completion: { type: 'referralAcceptance', form: { decision: 'accept' } },
+        },
+      ],
+    });
+    await waitFor(async () => (await c.view()).referrals.find((r) => r.status === 'accepted'));
   });
 });
 

@@ -174,7 +174,10 @@ BEGIN
   END IF;
   RETURN NULL;
 END
-$$ LANGUAGE plpgsql;
+$$ LANGUAGE plpgsql
+-- The lookup's plan is cached from the first calls, when the table is small; never let that be a
+-- sequential scan that later runs once per inserted event.
+SET enable_seqscan = off;
 
 CREATE TRIGGER "CaseEvent_case_milestone" AFTER INSERT ON "CaseEvent"
   FOR EACH ROW EXECUTE FUNCTION "case_milestone_record"();
