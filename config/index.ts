@@ -38,6 +38,8 @@ export const EnvSchema = z.object({
   /** Ports of the embedded services of the quick start. */
   EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(55433),
   TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
+  /** `npm start` runs its own Temporal dev server on TEMPORAL_ADDRESS: `auto` = when TEMPORAL_ADDRESS is unset. */
+  EMBEDDED_TEMPORAL: z.enum(['auto', 'true', 'false']).default('auto'),
 });
 
 export type Config = z.infer<typeof EnvSchema>;

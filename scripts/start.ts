@@ -48,8 +48,10 @@ function waitForPort(host: string, port: number, timeoutMs: number, child?: Chil
 }
 
 async function main() {
-  const embeddedTemporal = !process.env.TEMPORAL_ADDRESS;
   const config = loadConfig();
+  const embeddedTemporal =
+    config.EMBEDDED_TEMPORAL === 'true' ||
+    (config.EMBEDDED_TEMPORAL === 'auto' && !process.env.TEMPORAL_ADDRESS);
   setLogLevel(config.LOG_LEVEL);
   const dataDir = path.resolve(config.DATA_DIR);
   fs.mkdirSync(dataDir, { recursive: true });
