@@ -4,6 +4,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { Client as PgClient } from 'pg';
 import { createApp } from '../../api/app';
 import { signToken, type Claims } from '../../api/auth';
+import { setLogLevel } from '../../api/log';
 import { listen, type RunningServer } from '../../api/server';
 import { loadConfig, type Config } from '../../config';
 import { createDb, type Db } from '../../db/client';
@@ -53,6 +54,7 @@ export async function dropTestDatabase(url: string): Promise<void> {
 }
 
 export async function startStack(overrides: Record<string, string> = {}): Promise<Stack> {
+  setLogLevel('warn'); // request logs would drown the test report
   const databaseUrl = await createTestDatabase();
   const taskQueue = `test-${crypto.randomBytes(4).toString('hex')}`;
   const config = loadConfig({
