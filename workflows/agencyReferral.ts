@@ -14,17 +14,18 @@ import { ActInputSchema, CompleteTaskInputSchema } from '../domain/journey/state
 import {
   DomainError,
   activeTasks,
+  assignTask,
   cancelTask,
   closeTask,
   correctionReceived,
   extendDeadline,
   getActiveTask,
   nextTaskWake,
+  nudgeTask,
   openTask,
   record,
   returnForCorrection,
   tickTasks,
-  touch,
   type Book,
 } from '../domain/journey/taskBook';
 import type { Policy } from '../domain/policy';
@@ -189,21 +190,20 @@ export async function agencyReferral(input: AgencyReferralInput): Promise<Referr
         const t = getActiveTask(book, command.taskId);
         if (command.action === 'claim' && t.assignee && t.assignee !== actor.id)
           throw new DomainError('task_claimed', `task ${t.id} is claimed by ${t.assignee}`);
-        t.assignee = command.action === 'claim' ? actor.id : null;
-        touch(book, t);
-        const type = command.action === 'claim' ? 'task.claimed' : 'task.released';
-        record(book, type, now, { assignee: t.assignee }, actor, t.id);
-        return;
+        const claim = command.action === 'claim';
+        return assignTask(book, t, claim ? actor.id : null, claim ? 'claimed' : 'released', now, actor);
       }
-      case 'reassign': {
+      case 'reassign':
         if (!supervising)
           throw new DomainError('forbidden', 'reassigning needs a coordinator or the agency supervisor');
-        const t = getActiveTask(book, command.taskId);
-        t.assignee = command.assignee;
-        touch(book, t);
-        record(book, 'task.reassigned', now, { assignee: t.assignee }, actor, t.id);
-        return;
-      }
+        return assignTask(
+          book,
+          getActiveTask(book, command.taskId),
+          command.assignee,
+          'reassigned',
+          now,
+          actor,
+        );
       case 'returnForCorrection':
         returnForCorrection(book, command.taskId, command.reason, now, actor);
         return;
@@ -225,23 +225,8 @@ export async function agencyReferral(input: AgencyReferralInput): Promise<Referr
             'forbidden',
             `${command.action} needs a coordinator or the agency supervisor`,
           );
-        const t = getActiveTask(book, command.taskId);
-        if (command.action === 'escalate') {
-          t.escalatedAt = now;
-          t.escalatedTo = { agency: t.agency, role: 'supervisor' };
-          touch(book, t);
-          record(
-            book,
-            'task.escalated',
-            now,
-            { type: t.type, manual: true, reason: command.reason, to: t.escalatedTo },
-            actor,
-            t.id,
-          );
-        } else {
-          record(book, 'task.reminded', now, { type: t.type, manual: true }, actor, t.id);
-        }
-        return;
+        const reason = command.action === 'escalate' ? command.reason : null;
+        return nudgeTask(book, getActiveTask(book, command.taskId), command.action, reason, now, actor);
       }
       case 'comment':
         record(book, 'case.comment', now, { text: command.text }, actor, command.taskId);

@@ -8,19 +8,20 @@ import {
   DomainError,
   activeTasks,
   addMonths,
+  assignTask,
   cancelTask,
   closeTask,
   correctionReceived,
   extendDeadline,
   getActiveTask,
   nextTaskWake,
+  nudgeTask,
   openTask,
   record,
   returnForCorrection,
   shiftClocks,
   shiftIso,
   tickTasks,
-  touch,
   type Task,
 } from './taskBook';
 
@@ -557,23 +558,17 @@ export function applyAction(s: CaseState, actor: Actor, cmd: Action, now: string
       if (cmd.action === 'reassign') {
         if (!isSupervisorOf(actor, t.agency))
           throw new DomainError('forbidden', 'reassigning needs a coordinator or the agency supervisor');
-        t.assignee = cmd.assignee;
-      } else {
-        assertAgency(actor, t.agency, `task ${t.id}`);
-        if (cmd.action === 'claim') {
-          if (t.assignee && t.assignee !== actor.id)
-            throw new DomainError('task_claimed', `task ${t.id} is claimed by ${t.assignee}`);
-          t.assignee = actor.id;
-        } else {
-          if (t.assignee !== actor.id && !isSupervisorOf(actor, t.agency))
-            throw new DomainError('forbidden', `task ${t.id} is not claimed by ${actor.id}`);
-          t.assignee = null;
-        }
+        return assignTask(s, t, cmd.assignee, 'reassigned', now, actor);
       }
-      touch(s, t);
-      const past = { claim: 'claimed', release: 'released', reassign: 'reassigned' } as const;
-      record(s, `task.${past[cmd.action]}`, now, { assignee: t.assignee }, actor, t.id);
-      return;
+      assertAgency(actor, t.agency, `task ${t.id}`);
+      if (cmd.action === 'claim') {
+        if (t.assignee && t.assignee !== actor.id)
+          throw new DomainError('task_claimed', `task ${t.id} is claimed by ${t.assignee}`);
+        return assignTask(s, t, actor.id, 'claimed', now, actor);
+      }
+      if (t.assignee !== actor.id && !isSupervisorOf(actor, t.agency))
+        throw new DomainError('forbidden', `task ${t.id} is not claimed by ${actor.id}`);
+      return assignTask(s, t, null, 'released', now, actor);
     }
     case 'comment':
       if (cmd.taskId) getActiveTask(s, cmd.taskId);
@@ -584,22 +579,7 @@ export function applyAction(s: CaseState, actor: Actor, cmd: Action, now: string
       const t = getActiveTask(s, cmd.taskId);
       if (!isSupervisorOf(actor, t.agency))
         throw new DomainError('forbidden', `${cmd.action} needs a coordinator or the agency supervisor`);
-      if (cmd.action === 'escalate') {
-        t.escalatedAt = now;
-        t.escalatedTo = { agency: t.agency, role: 'supervisor' };
-        touch(s, t);
-        record(
-          s,
-          'task.escalated',
-          now,
-          { type: t.type, manual: true, reason: cmd.reason, to: t.escalatedTo },
-          actor,
-          t.id,
-        );
-      } else {
-        record(s, 'task.reminded', now, { type: t.type, manual: true }, actor, t.id);
-      }
-      return;
+      return nudgeTask(s, t, cmd.action, cmd.action === 'escalate' ? cmd.reason : null, now, actor);
     }
   }
 }

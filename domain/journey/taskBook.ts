@@ -276,6 +276,46 @@ function setDue(book: Book, task: Task, dueAt: string, now: string): void {
   touch(book, task);
 }
 
+/** Claim, release or reassign: who holds a task. */
+export function assignTask(
+  book: Book,
+  task: Task,
+  assignee: string | null,
+  how: 'claimed' | 'released' | 'reassigned',
+  now: string,
+  actor: Actor,
+): void {
+  task.assignee = assignee;
+  touch(book, task);
+  record(book, `task.${how}`, now, { assignee }, actor, task.id);
+}
+
+/** A reminder or escalation sent by hand (coordinators, supervisors), besides the timed ones. */
+export function nudgeTask(
+  book: Book,
+  task: Task,
+  how: 'remind' | 'escalate',
+  reason: string | null,
+  now: string,
+  actor: Actor,
+): void {
+  if (how === 'remind') {
+    record(book, 'task.reminded', now, { type: task.type, manual: true }, actor, task.id);
+    return;
+  }
+  task.escalatedAt = now;
+  task.escalatedTo = { agency: task.agency, role: 'supervisor' };
+  touch(book, task);
+  record(
+    book,
+    'task.escalated',
+    now,
+    { type: task.type, manual: true, reason, to: task.escalatedTo },
+    actor,
+    task.id,
+  );
+}
+
 export function extendDeadline(
   book: Book,
   taskId: string,

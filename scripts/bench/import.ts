@@ -101,7 +101,7 @@ async function main() {
     const lines = ['idNumber,headName,regionCode,phone,source,referrer,externalRef'];
     for (let i = 1; i <= ROWS; i++)
       lines.push(
-        `${String(230102198000000000 + i).slice(0, 17)}X,户主${i},hl/c${i % 13}/d${i % 7},139${String(i).padStart(8, '0')},enterprise_union,bench,B-${i}`,
+        `2301021980${String(i).padStart(7, '0')}X,户主${i},hl/c${i % 13}/d${i % 7},139${String(i).padStart(8, '0')},enterprise_union,bench,B-${i}`,
       );
     const file = lines.join('\n');
     const headers = { authorization: `ApiKey ${key}`, 'content-type': 'text/csv' };

@@ -1,4 +1,5 @@
 import { loadConfig } from '../../config';
+import { connectionOptions } from '../../worker/temporal';
 
 /** Start-up configuration: one clear line naming the variable and the rule. */
 test('defaults give the embedded quick start', () => {
@@ -37,8 +38,7 @@ test.each([
   }
 });
 
-test('Temporal Cloud: an API key implies TLS in the connection options', async () => {
-  const { connectionOptions } = await import('../../worker/temporal');
+test('Temporal Cloud: an API key implies TLS in the connection options', () => {
   const opts = connectionOptions(
     loadConfig({ TEMPORAL_ADDRESS: 'ns.a1b2c.tmprl.cloud:7233', TEMPORAL_API_KEY: 'key-123' }),
   );
