@@ -38,6 +38,16 @@ export const EnvSchema = z.object({
   /** Ports of the embedded services of the quick start. */
   EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(55433),
   TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
+  /** Development only: allow http and loopback/private webhook targets (SSRF guard off). */
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: bool.default(false),
+  /** Waits after each failed webhook attempt; the default retries for 31.7 h. */
+  WEBHOOK_RETRY_SCHEDULE: z
+    .string()
+    .regex(
+      /^\s*\d+(\.\d+)?(ms|s|m|h|d)\s*(,\s*\d+(\.\d+)?(ms|s|m|h|d)\s*)*$/,
+      'must be durations like 30s,2m,8h',
+    )
+    .optional(),
   /** `npm start` runs its own Temporal dev server on TEMPORAL_ADDRESS: `auto` = when TEMPORAL_ADDRESS is unset. */
   EMBEDDED_TEMPORAL: z.enum(['auto', 'true', 'false']).default('auto'),
 });

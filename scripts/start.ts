@@ -14,6 +14,7 @@ import path from 'node:path';
 import { Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { createApp } from '../api/app';
+import { ensureWebhookDispatcher } from '../api/integrations/dispatcher';
 import { fatal, log, setLogLevel } from '../api/log';
 import { listen } from '../api/server';
 import { createDb } from '../db/client';
@@ -125,6 +126,7 @@ async function main() {
     maxConcurrentActivityTaskExecutions: poolSize,
   });
   const workerRun = worker.run();
+  await ensureWebhookDispatcher(client, config.TEMPORAL_TASK_QUEUE);
   const server = await listen(createApp({ config, db, client }), config.PORT);
   log('info', 'platform ready', {
     api: `http://127.0.0.1:${server.port}`,

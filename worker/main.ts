@@ -1,7 +1,8 @@
 /** `npm run worker`: the worker as its own process (production). Needs DATABASE_URL. */
 import { loadConfig } from '../config';
 import { createDb } from '../db/client';
-import { connectWorkerConnection } from './temporal';
+import { ensureWebhookDispatcher } from '../api/integrations/dispatcher';
+import { connectClient, connectWorkerConnection } from './temporal';
 import { createWorker } from './worker';
 import { log, fatal } from '../api/log';
 
@@ -18,6 +19,9 @@ async function main() {
     db,
     maxConcurrentActivityTaskExecutions: config.DATABASE_POOL_SIZE,
   });
+  const client = await connectClient(config);
+  await ensureWebhookDispatcher(client, config.TEMPORAL_TASK_QUEUE);
+  await client.connection.close();
   // Worker.runUntil-style drain: the SDK shuts down on SIGINT/SIGTERM and finishes running tasks.
   log('info', 'worker started', { taskQueue: config.TEMPORAL_TASK_QUEUE });
   await worker.run();

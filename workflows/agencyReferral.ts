@@ -25,6 +25,7 @@ import {
   openTask,
   record,
   returnForCorrection,
+  shiftClocks,
   tickTasks,
   type Book,
 } from '../domain/journey/taskBook';
@@ -57,6 +58,8 @@ export interface ReferralView {
 export const completeReferralTask = defineUpdate<ReferralView, [CompleteTaskInput]>('completeTask');
 export const referralAct = defineUpdate<ReferralView, [ActInput]>('act');
 export const revokeReferral = defineSignal<[string]>('revokeReferral');
+/** The case was put on hold (true) or resumed (false): the referral's clocks follow. */
+export const holdReferral = defineSignal<[boolean]>('holdReferral');
 export const referralState = defineQuery<ReferralView>('referralState');
 
 /**
@@ -263,6 +266,21 @@ export async function agencyReferral(input: AgencyReferralInput): Promise<Referr
     record(book, 'referral.revoked', now, { reason });
     changes++;
     await report();
+  });
+
+  setHandler(holdReferral, async (on) => {
+    const now = nowIso();
+    if (on && !book.hold) {
+      book.hold = { since: now, reason: 'case on hold' };
+      record(book, 'referral.held', now, {});
+    } else if (!on && book.hold) {
+      const ms = Date.parse(now) - Date.parse(book.hold.since);
+      book.hold = null;
+      shiftClocks(book, ms);
+      record(book, 'referral.resumed', now, { heldMs: ms });
+    } else return;
+    changes++;
+    await flush();
   });
 
   setHandler(referralState, view);

@@ -38,7 +38,7 @@ import {
   type StartInput,
 } from '../domain/journey/state';
 import { measureByCode } from '../domain/measures';
-import { agencyReferral, revokeReferral } from './agencyReferral';
+import { agencyReferral, holdReferral, revokeReferral } from './agencyReferral';
 import { CaseStage, HouseholdKey, RegionCode } from './searchAttributes';
 import { createFlusher, disburseAid, guard, nowIso, toFailure } from './shared';
 
@@ -108,6 +108,13 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
           await getExternalWorkflowHandle(e.referralId).signal(revokeReferral, e.reason);
         } catch {
           // Already finished: its outcome has reached us, nothing to revoke.
+        }
+        return;
+      case 'holdReferral':
+        try {
+          await getExternalWorkflowHandle(e.referralId).signal(holdReferral, e.hold);
+        } catch {
+          // Already finished: nothing left to hold.
         }
         return;
       case 'disburse':

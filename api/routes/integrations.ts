@@ -1,6 +1,5 @@
 import crypto from 'node:crypto';
 import express, { Router, type Request } from 'express';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { z } from 'zod';
 import type { Db } from '../../db/client';
 import { Prisma } from '../../generated/prisma/client';
@@ -9,13 +8,12 @@ import { TaskCompletionSchema, taskTypeInfo, type TaskType } from '../../domain/
 import { completeTask } from '../../workflows/householdCase';
 import {
   deliveryWorkflowId,
-  dispatcherWorkflowId,
   enqueueDeliveries,
   importWorkflowId,
   referralImport,
   webhookDelivery,
-  webhookDispatcher,
 } from '../../workflows/webhookDelivery';
+import { ensureWebhookDispatcher } from '../integrations/dispatcher';
 import type { AppDeps } from '../app';
 import { audit, auditSafely, canonicalJson } from '../audit';
 import { actorOf, type Principal } from '../auth';
@@ -239,18 +237,7 @@ export function integrationRoutes({ db, client, config }: AppDeps): Router {
 
   // ------------------------------------------------------------------ webhooks
 
-  async function ensureDispatcher(): Promise<void> {
-    try {
-      await client.workflow.start(webhookDispatcher, {
-        workflowId: dispatcherWorkflowId(taskQueue),
-        taskQueue,
-        args: [{ waitMs: 60_000 }],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    }
-  }
+  const ensureDispatcher = () => ensureWebhookDispatcher(client, taskQueue);
 
   async function ownSubscription(p: Principal, id: string) {
     const s = await db.webhookSubscription.findUnique({ where: { id } });

@@ -539,6 +539,7 @@ export function applyAction(s: CaseState, actor: Actor, cmd: Action, now: string
         throw new DomainError('forbidden', 'putting a case on hold needs a coordinator');
       if (s.hold) throw new DomainError('already_on_hold', 'the case is already on hold');
       s.hold = { since: now, reason: cmd.reason };
+      holdReferrals(s, true);
       record(s, 'case.held', now, { reason: cmd.reason }, actor);
       return;
     case 'resume': {
@@ -548,6 +549,7 @@ export function applyAction(s: CaseState, actor: Actor, cmd: Action, now: string
       const ms = Date.parse(now) - Date.parse(s.hold.since);
       s.hold = null;
       if (!dryRun) shiftAllClocks(s, ms);
+      holdReferrals(s, false);
       record(s, 'case.resumed', now, { heldMs: ms }, actor);
       return;
     }
@@ -581,6 +583,14 @@ export function applyAction(s: CaseState, actor: Actor, cmd: Action, now: string
         throw new DomainError('forbidden', `${cmd.action} needs a coordinator or the agency supervisor`);
       return nudgeTask(s, t, cmd.action, cmd.action === 'escalate' ? cmd.reason : null, now, actor);
     }
+  }
+}
+
+/** A hold stops the referrals' clocks too: the agencies' deadlines wait with the case. */
+function holdReferrals(s: CaseState, hold: boolean): void {
+  for (const r of Object.values(s.agencyReferrals)) {
+    if (['pending', 'accepted', 'waitlisted'].includes(r.status))
+      s.effects.push({ kind: 'holdReferral', referralId: r.id, hold });
   }
 }
 

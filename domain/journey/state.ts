@@ -170,6 +170,7 @@ export interface CaseState extends Book {
 export type Effect =
   | { kind: 'startReferral'; referralId: string; measure: string; agency: string }
   | { kind: 'revokeReferral'; referralId: string; reason: string }
+  | { kind: 'holdReferral'; referralId: string; hold: boolean }
   | {
       kind: 'disburse';
       paymentId: string;

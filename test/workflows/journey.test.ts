@@ -647,6 +647,31 @@ test('a stuck referral: a coordinator extends its deadline; the agency returns i
   });
 });
 
+test("a hold stops the referrals' clocks too, and resuming shifts their deadlines", async () => {
+  await withCase(async (c, store) => {
+    await fileCase(c);
+    await c.complete(
+      'assistancePlan',
+      { route: 'assist', measures: ['medical_assistance'] },
+      actors.unionStaff,
+    );
+    const task = await waitFor(() => store.openTasks(c.caseId, 'referralAcceptance')[0]);
+    await c.act({ action: 'hold', reason: 'household hospitalised' }, actors.coordinator);
+    await waitFor(() =>
+      store.events.find((e) => e.workflowId === task.workflowId && e.type === 'referral.held'),
+    );
+    await env.sleep(40 * DAY);
+    expect(store.events.some((e) => e.taskId === task.id && e.type === 'task.escalated')).toBe(false);
+    await c.act({ action: 'resume' }, actors.coordinator);
+    await waitFor(() =>
+      store.events.find((e) => e.workflowId === task.workflowId && e.type === 'referral.resumed'),
+    );
+    expect(Date.parse(store.tasks.get(task.id)!.dueAt) - Date.parse(task.dueAt)).toBeGreaterThanOrEqual(
+      40 * DAY,
+    );
+  });
+});
+
 let threeYearMs = 0;
 afterAll(() => {
   if (threeYearMs)
