@@ -43,6 +43,7 @@ async function withCase(
     household(),
     policy,
   );
+  current = { driver, store };
   try {
     await worker.runUntil(fn(driver, store));
     // `RECORD_HISTORIES=1 npx jest test/workflows/journey.test.ts` refreshes the replay corpus.
@@ -75,7 +76,7 @@ async function fileCase(c: CaseDriver) {
   await c.complete('dataComparisonHr', forms.hr, actors.hr);
   await c.complete('householdSurvey', forms.surveyEligible, actors.unionStaff);
   await c.complete('collectiveDeliberation', forms.deliberationApprove, actors.unionStaff);
-  await env.sleep(8 * DAY);
+  await skip(8 * DAY);
   return c.complete('chairSignOff', forms.sign, actors.chair);
 }
 
@@ -97,7 +98,7 @@ test('happy path: referral to filing, plan, exit, follow-ups at 3 and 6 months, 
     expect(
       (await c.complete('collectiveDeliberation', forms.deliberationApprove, actors.unionStaff)).stage,
     ).toBe('public_notice');
-    await env.sleep(8 * DAY);
+    await skip(8 * DAY);
     expect((await c.view()).stage).toBe('sign_off');
     const filed = await c.complete('chairSignOff', forms.sign, actors.chair);
     expect(filed.stage).toBe('planning');
@@ -115,10 +116,10 @@ test('happy path: referral to filing, plan, exit, follow-ups at 3 and 6 months, 
       actors.chair,
     );
     expect(exit.stage).toBe('gradual_exit');
-    await env.sleep(92 * DAY);
+    await skip(92 * DAY);
     await c.complete('followUpVisit', { visitedOn: '2026-06-01', outcome: 'stable' }, actors.unionStaff);
     expect((await c.view()).stage).toBe('gradual_exit');
-    await env.sleep(92 * DAY);
+    await skip(92 * DAY);
     const closed = await c.complete(
       'followUpVisit',
       { visitedOn: '2026-09-01', outcome: 'stable' },
@@ -141,7 +142,7 @@ test('not eligible: no monthly gap, no appeal within the window → ineligible',
     await c.complete('dataComparisonHr', forms.hr, actors.hr);
     const v = await c.complete('householdSurvey', forms.surveyIneligible, actors.unionStaff);
     expect(v.stage).toBe('not_eligible');
-    await env.sleep(30 * DAY); // 15 working days pass
+    await skip(30 * DAY); // 15 working days pass
     expect(await c.handle().result()).toMatchObject({
       stage: 'ineligible',
       ending: { reason: expect.stringContaining('no appeal') },
@@ -156,7 +157,7 @@ test('an appeal within the window opens a review; upheld, the case is surveyed a
     await c.complete('dataComparisonCivil', forms.civil, actors.civil);
     await c.complete('dataComparisonHr', forms.hr, actors.hr);
     await c.complete('householdSurvey', forms.surveyIneligible, actors.unionStaff);
-    await env.sleep(3 * DAY);
+    await skip(3 * DAY);
     const appealed = await c.act(
       { action: 'fileAppeal', reason: 'medical bills were left out of the survey' },
       actors.unionStaff,
@@ -187,20 +188,20 @@ test('an objection during the public notice sends the case back to verification'
     await c.complete('dataComparisonHr', forms.hr, actors.hr);
     await c.complete('householdSurvey', forms.surveyEligible, actors.unionStaff);
     await c.complete('collectiveDeliberation', forms.deliberationApprove, actors.unionStaff);
-    await env.sleep(2 * DAY);
+    await skip(2 * DAY);
     const back = await c.act(
       { action: 'raiseObjection', text: 'neighbour reports a second flat' },
       actors.unionStaff,
     );
     expect(back.stage).toBe('survey');
-    await env.sleep(8 * DAY); // the old notice's end passes: nothing may be signed from it
+    await skip(8 * DAY); // the old notice's end passes: nothing may be signed from it
     expect((await c.view()).stage).toBe('survey');
     expect(await rejection(c.act({ action: 'raiseObjection', text: 'again' }, actors.unionStaff))).toMatch(
       /not_in_public_notice/,
     );
     await c.complete('householdSurvey', forms.surveyEligible, actors.unionStaff);
     await c.complete('collectiveDeliberation', forms.deliberationApprove, actors.unionStaff);
-    await env.sleep(8 * DAY);
+    await skip(8 * DAY);
     expect((await c.complete('chairSignOff', forms.sign, actors.chair)).stage).toBe('planning');
     expect(store.eventTypes(c.caseId).filter((t) => t === 'notice.objection')).toHaveLength(1);
   });
@@ -317,12 +318,12 @@ test('an overdue task is reminded, then escalated to its target; a coordinator e
     await c.refer(actors.unionStaff);
     const task = c.task('intakeReview');
     // The server's clock, not this process's: time skipping has moved it on.
-    await env.sleep(Date.parse(task.dueAt) - (await env.currentTimeMs()) - 12 * 3600_000);
+    await skip(Date.parse(task.dueAt) - (await env.currentTimeMs()) - 12 * 3600_000);
     expect(store.events.filter((e) => e.taskId === task.id).map((e) => e.type)).toEqual([
       'task.opened',
       'task.reminded',
     ]);
-    await env.sleep(13 * 3600_000);
+    await skip(13 * 3600_000);
     const escalated = store.events.find((e) => e.taskId === task.id && e.type === 'task.escalated');
     expect(escalated?.data).toMatchObject({ to: { agency: 'union', role: 'supervisor' } });
     expect(store.tasks.get(task.id)?.escalatedTo).toEqual({ agency: 'union', role: 'supervisor' });
@@ -393,7 +394,7 @@ test('a new hardship at the 3-month visit reopens assistance on the same case', 
     await c.complete('assistancePlan', { route: 'assist', measures: ['job_placement'] }, actors.unionStaff);
     await c.act({ action: 'proposeExit', note: 'employed' }, actors.unionStaff);
     await c.complete('exitApproval', { decision: 'approve', checklist: forms.checklistAll }, actors.chair);
-    await env.sleep(92 * DAY);
+    await skip(92 * DAY);
     const v = await c.complete(
       'followUpVisit',
       {
@@ -406,7 +407,7 @@ test('a new hardship at the 3-month visit reopens assistance on the same case', 
     expect(v.stage).toBe('planning');
     expect(v.reopenCount).toBe(1);
     expect(v.caseId).toBe(c.caseId);
-    await env.sleep(92 * DAY); // the 6-month follow-up was cancelled with the exit
+    await skip(92 * DAY); // the 6-month follow-up was cancelled with the exit
     expect(store.openTasks(c.caseId, 'followUpVisit')).toHaveLength(0);
     expect(store.eventTypes(c.caseId)).toEqual(expect.arrayContaining(['case.filed', 'case.reopened']));
   });
@@ -458,7 +459,7 @@ test('safety-net handoff when the programme deadline passes with the household s
     async (c, store) => {
       await fileCase(c);
       await c.complete('assistancePlan', { route: 'assist', measures: ['job_placement'] }, actors.unionStaff);
-      await env.sleep(210 * DAY);
+      await skip(210 * DAY);
       expect((await c.view()).stage).toBe('safety_net_handoff');
       expect(store.eventTypes(c.caseId)).toContain('case.program_deadline_reached');
     },
@@ -492,7 +493,7 @@ test('a task returned for missing documents (补正) stops its clock until they 
       { action: 'returnForCorrection', taskId: task.id, reason: 'hukou booklet missing' },
       actors.unionStaff,
     );
-    await env.sleep(20 * DAY); // would be long overdue if the clock ran
+    await skip(20 * DAY); // would be long overdue if the clock ran
     expect(store.events.some((e) => e.taskId === task.id && e.type === 'task.escalated')).toBe(false);
     expect(await rejection(c.complete('intakeReview', forms.intakeAccept, actors.unionStaff))).toMatch(
       /awaiting a correction/,
@@ -510,7 +511,7 @@ test('a case on hold keeps its timers still, and they resume shifted by the hold
     await c.refer(actors.unionStaff);
     const task = c.task('intakeReview');
     await c.act({ action: 'hold', reason: 'household in hospital' }, actors.coordinator);
-    await env.sleep(30 * DAY);
+    await skip(30 * DAY);
     expect(store.events.some((e) => e.taskId === task.id && e.type === 'task.reminded')).toBe(false);
     await c.act({ action: 'resume' }, actors.coordinator);
     expect(Date.parse(store.tasks.get(task.id)!.dueAt) - Date.parse(task.dueAt)).toBeGreaterThanOrEqual(
@@ -534,7 +535,7 @@ test('continue-as-new carries open tasks, schedule and paid-to-date totals', asy
       );
       await c.complete('aidPaymentApproval', { decision: 'approve' }, actors.unionSupervisor);
       const firstRun = (await c.handle().describe()).runId;
-      await env.sleep(200 * DAY); // quarterly reviews and visits push the history past 50 events
+      await skip(200 * DAY); // quarterly reviews and visits push the history past 50 events
       const desc = await c.handle().describe();
       expect(desc.runId).not.toBe(firstRun);
       const v = await c.view();
@@ -583,7 +584,7 @@ test('a 3-year case: quarterly reviews and twice-yearly visits keep coming until
     await c.complete('assistancePlan', { route: 'assist', measures: ['job_placement'] }, actors.unionStaff);
     const started = Date.now();
     for (let quarter = 0; quarter < 12; quarter++) {
-      await env.sleep(92 * DAY);
+      await skip(92 * DAY);
       const v = await c.view();
       for (const t of v.openTasks.filter((x) => x.type === 'quarterlyReview' || x.type === 'cadreVisit')) {
         const form =
@@ -607,7 +608,7 @@ test('a stuck referral: a coordinator extends its deadline; the agency returns i
     await c.complete('assistancePlan', { route: 'assist', measures: ['rent_subsidy'] }, actors.unionStaff);
     const task = await waitFor(() => store.openTasks(c.caseId, 'referralAcceptance')[0]);
     const referral = c.client.workflow.getHandle(task.workflowId);
-    await env.sleep(Date.parse(task.dueAt) - (await env.currentTimeMs()) + 3600_000);
+    await skip(Date.parse(task.dueAt) - (await env.currentTimeMs()) + 3600_000);
     expect(store.tasks.get(task.id)?.escalatedTo).toEqual({ agency: 'housing', role: 'supervisor' });
     const extend = {
       action: 'extendDeadline',
@@ -660,7 +661,7 @@ test("a hold stops the referrals' clocks too, and resuming shifts their deadline
     await waitFor(() =>
       store.events.find((e) => e.workflowId === task.workflowId && e.type === 'referral.held'),
     );
-    await env.sleep(40 * DAY);
+    await skip(40 * DAY);
     expect(store.events.some((e) => e.taskId === task.id && e.type === 'task.escalated')).toBe(false);
     await c.act({ action: 'resume' }, actors.coordinator);
     await waitFor(() =>
@@ -679,6 +680,37 @@ afterAll(() => {
       `simulated 3-year case (12 quarters) ran in ${threeYearMs} ms under time skipping\n`,
     );
 });
+
+let current: { driver: CaseDriver; store: MemoryStore } | undefined;
+
+/**
+ * Moves the test server's clock, but only once the case and its referrals have no workflow task
+ * or activity in progress: skipped time must never overtake work a busy CPU has not finished
+ * (timeouts would fire in skipped time and the case would stall).
+ */
+async function skip(ms: number): Promise<void> {
+  if (current) {
+    const ids = new Set([
+      current.driver.workflowId,
+      ...[...current.store.tasks.values()].map((t) => t.workflowId),
+    ]);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const busy = await Promise.all(
+        [...ids].map(async (id) => {
+          const d = await env.client.workflow.getHandle(id).describe();
+          return (
+            d.status.name === 'RUNNING' &&
+            (Boolean(d.raw.pendingWorkflowTask) || (d.raw.pendingActivities?.length ?? 0) > 0)
+          );
+        }),
+      );
+      if (!busy.some(Boolean) || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  await env.sleep(ms);
+}
 
 /** The business error an Update was rejected with: `type: message` of its ApplicationFailure. */
 async function rejection(p: Promise<unknown>): Promise<string> {
