@@ -84,7 +84,8 @@ export default async function globalSetup(): Promise<void> {
       '--search-attribute',
       'HouseholdKey=Keyword',
     ],
-    { stdio: 'ignore', detached: true },
+    // Not detached: if jest is interrupted, the server goes down with it.
+    { stdio: 'ignore' },
   );
   (globalThis as { __temporalDev?: typeof server }).__temporalDev = server;
   await waitForPort(port, 30_000);
