@@ -136,3 +136,49 @@ test('the tier follows the monthly gap: accident-caused, relative, deep, or not 
   ).toEqual(['relative', 'deliberation']);
   expect(tierFor(forms.surveyIneligible)).toEqual([null, 'not_eligible']);
 });
+
+test('a new hardship reported at any time in the gradual-exit period reopens assistance, history kept', () => {
+  const s = toSignOff();
+  complete(s, 'chairSignOff', forms.sign, actors.chair, '2026-03-10T00:00:00.000Z');
+  complete(s, 'assistancePlan', { route: 'assist', measures: ['job_placement'] });
+  applyAction(s, actors.unionStaff, { action: 'proposeExit', note: 'employed' }, T0);
+  complete(s, 'exitApproval', { decision: 'approve', checklist: forms.checklistAll }, actors.chair);
+  expect(s.stage).toBe('gradual_exit');
+  expect(
+    code(() =>
+      applyAction(
+        s,
+        actors.civil,
+        { action: 'reportNewHardship', cause: 'accident', description: 'injured at work' },
+        T0,
+      ),
+    ),
+  ).toBe('forbidden');
+  applyAction(
+    s,
+    actors.unionStaff,
+    { action: 'reportNewHardship', cause: 'accident', description: 'injured at work' },
+    '2026-04-01T00:00:00.000Z',
+  );
+  expect(s.stage).toBe('planning');
+  expect(s.reopenCount).toBe(1);
+  expect(s.filing?.fileNumber).toBe('hl-harbin-daoli-2026-case-1'); // same case, same file
+  expect(s.schedule.followUps).toEqual([]);
+  expect(s.outbox.map((e) => e.type)).toContain('case.reopened');
+});
+
+test('a case keeps the policy it started under', () => {
+  const s = startCase(
+    {
+      household: household(),
+      householdKey: 'k',
+      referral,
+      policy: testPolicy({ version: '2025.9', publicNoticeCalendarDays: 5 }),
+      calendar,
+    },
+    { workflowId: 'household-k', caseId: 'case-2' },
+    T0,
+  );
+  expect(s.policy.version).toBe('2025.9');
+  expect(s.policy.publicNoticeCalendarDays).toBe(5);
+});
