@@ -158,7 +158,7 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
     {
       validator: guard((cmd: ActInput) => {
         const parsed = ActInputSchema.parse(cmd);
-        validateAction(state, parsed.actor, parsed.command);
+        validateAction(state, parsed.actor, parsed.command, nowIso());
       }),
     },
   );

@@ -416,8 +416,8 @@ function assertWithinCap(s: CaseState, amountCents: number, year: number, exclud
 
 // ---------------------------------------------------------------- other actions
 
-export function validateAction(s: CaseState, actor: Actor, cmd: Action): void {
-  applyAction(structuredCloneLite(s), actor, cmd, new Date(0).toISOString(), true);
+export function validateAction(s: CaseState, actor: Actor, cmd: Action, now: string): void {
+  applyAction(structuredCloneLite(s), actor, cmd, now, true);
 }
 
 /** Validators must not mutate state: actions are dry-run on a copy. */

@@ -8,6 +8,7 @@ import {
   applyAction,
   tick,
   nextWake,
+  validateAction,
 } from '../../domain/journey/machine';
 import type { CaseState } from '../../domain/journey/state';
 import { DomainError } from '../../domain/journey/taskBook';
@@ -181,4 +182,21 @@ test('a case keeps the policy it started under', () => {
   );
   expect(s.policy.version).toBe('2025.9');
   expect(s.policy.publicNoticeCalendarDays).toBe(5);
+});
+
+test('the Update validator checks the annual cap in the current year, before anything is written', () => {
+  const s = toSignOff();
+  complete(s, 'chairSignOff', forms.sign, actors.chair, '2026-03-10T00:00:00.000Z');
+  applyAction(
+    s,
+    actors.unionStaff,
+    { action: 'prepareAidPayment', measure: 'union_living_aid', amountCents: 4_000_000 },
+    T0,
+  );
+  const before = JSON.stringify(s);
+  const over = { action: 'prepareAidPayment', measure: 'union_living_aid', amountCents: 1_500_000 } as const;
+  expect(code(() => validateAction(s, actors.unionStaff, over, T0))).toBe('over_annual_cap');
+  expect(JSON.stringify(s)).toBe(before); // validators never change state
+  // The next calendar year has its own cap.
+  expect(code(() => validateAction(s, actors.unionStaff, over, '2027-01-05T01:00:00.000Z'))).toBe('no error');
 });
