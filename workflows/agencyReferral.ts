@@ -1,5 +1,4 @@
 import {
-  allHandlersFinished,
   condition,
   defineQuery,
   defineSignal,
@@ -31,7 +30,7 @@ import {
 } from '../domain/journey/taskBook';
 import type { Policy } from '../domain/policy';
 import { forms, type FormOf } from '../domain/taskTypes';
-import { createFlusher, guard, nowIso, toFailure } from './shared';
+import { createFlusher, drainHandlers, guard, nowIso, toFailure } from './shared';
 
 export interface AgencyReferralInput {
   referralId: string;
@@ -294,7 +293,6 @@ export async function agencyReferral(input: AgencyReferralInput): Promise<Referr
     tickTasks(book, nowIso());
     await flush();
   }
-  await condition(allHandlersFinished);
-  await flush();
+  await drainHandlers(flush);
   return view();
 }

@@ -1,6 +1,5 @@
 import {
   ParentClosePolicy,
-  allHandlersFinished,
   condition,
   continueAsNew,
   defineQuery,
@@ -40,7 +39,7 @@ import {
 import { measureByCode } from '../domain/measures';
 import { agencyReferral, holdReferral, revokeReferral } from './agencyReferral';
 import { CaseStage, HouseholdKey, RegionCode } from './searchAttributes';
-import { createFlusher, disburseAid, guard, nowIso, toFailure } from './shared';
+import { createFlusher, disburseAid, drainHandlers, guard, nowIso, toFailure } from './shared';
 
 // Messages, next to the workflow (wire name = variable name).
 export const completeTask = defineUpdate<CaseView, [CompleteTaskInput]>('completeTask');
@@ -183,13 +182,11 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
     const { continueAsNewSuggested, historyLength } = workflowInfo();
     if ((continueAsNewSuggested || historyLength > state.policy.maxHistoryEvents) && !isEnded(state)) {
       // Hand the whole state (open tasks, schedule, paid-to-date totals) to a fresh run.
-      await condition(allHandlersFinished);
-      await settle();
+      await drainHandlers(settle);
       return continueAsNew<typeof householdCase>({ resume: state, indexed: input.indexed });
     }
   }
-  await condition(allHandlersFinished);
-  await settle();
+  await drainHandlers(settle);
   return caseView(state);
 }
 

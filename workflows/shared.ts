@@ -1,4 +1,10 @@
-import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  patched,
+  proxyActivities,
+} from '@temporalio/workflow';
 import { ZodError } from 'zod';
 import type { Activities } from '../activities';
 import type { CaseRow } from '../activities/projection';
@@ -56,4 +62,19 @@ export function createFlusher(book: Book, caseRow: () => CaseRow | null) {
     });
     return chain;
   };
+}
+
+/**
+ * Waits until no Update or signal handler is running and `settle` has written everything out, so
+ * that continue-as-new or completion never abandons a handler that arrived while settling (its
+ * caller would get an error for a change the state already holds). Histories recorded before the
+ * re-check existed went on at once; the patch keeps them replaying.
+ */
+export async function drainHandlers(settle: () => Promise<void>): Promise<void> {
+  await condition(allHandlersFinished);
+  await settle();
+  while (!allHandlersFinished() && patched('drain-late-handlers')) {
+    await condition(allHandlersFinished);
+    await settle();
+  }
 }

@@ -10,6 +10,7 @@ import { loadConfig, type Config } from '../../config';
 import { createDb, type Db } from '../../db/client';
 import { createWorker } from '../../worker/worker';
 import { templateDb } from './globalSetup';
+import { quietTemporalRuntime } from './quietRuntime';
 
 /**
  * The real stack for one test suite: its own PostgreSQL database (cloned from the migrated
@@ -55,6 +56,7 @@ export async function dropTestDatabase(url: string): Promise<void> {
 
 export async function startStack(overrides: Record<string, string> = {}): Promise<Stack> {
   setLogLevel('warn'); // request logs would drown the test report
+  quietTemporalRuntime();
   const databaseUrl = await createTestDatabase();
   const taskQueue = `test-${crypto.randomBytes(4).toString('hex')}`;
   const config = loadConfig({

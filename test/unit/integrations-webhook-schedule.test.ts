@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { resolveTool } from '../../scripts/tools';
+import { quietLogger, quietTemporalRuntime } from '../support/quietRuntime';
 import { DEFAULT_RETRY_DELAYS, parseDuration, retryDelaysMs } from '../../api/integrations/webhookPolicy';
 import { webhookDelivery } from '../../workflows/webhookDelivery';
 
@@ -11,10 +12,14 @@ let bundle: WorkflowBundle;
 let seq = 0;
 
 beforeAll(async () => {
+  quietTemporalRuntime();
   env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: resolveTool('temporal-test-server') } },
   });
-  bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows') });
+  bundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../workflows'),
+    logger: quietLogger,
+  });
 });
 afterAll(async () => {
   await env?.teardown();

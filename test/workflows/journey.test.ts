@@ -3,6 +3,7 @@ import { Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/wor
 import { resolveTool } from '../../scripts/tools';
 import { CaseDriver } from '../support/caseDriver';
 import { recordHistories } from '../support/histories';
+import { quietLogger, quietTemporalRuntime } from '../support/quietRuntime';
 import { actors, forms, household, testPolicy } from '../support/fixtures';
 import { memoryActivities, type MemoryStore } from '../support/memoryActivities';
 import type { Policy } from '../../domain/policy';
@@ -13,10 +14,14 @@ let bundle: WorkflowBundle;
 let seq = 0;
 
 beforeAll(async () => {
+  quietTemporalRuntime();
   env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: resolveTool('temporal-test-server') } },
   });
-  bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows') });
+  bundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../workflows'),
+    logger: quietLogger,
+  });
 });
 
 afterAll(async () => {
@@ -44,19 +49,29 @@ async function withCase(
     policy,
   );
   current = { driver, store };
+  // A stalled case fails its own test with a report, and is terminated below, instead of running
+  // into jest's timeout and holding the shared server's clock for every later test.
+  let watchdog: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    watchdog = setTimeout(() => {
+      void describeStall(caseWorkflowIds(driver, store)).then((report) =>
+        reject(new Error(`case stalled for ${STALL_MS / 1000} s:\n${report}`)),
+      );
+    }, STALL_MS);
+  });
   try {
-    await worker.runUntil(fn(driver, store));
+    await worker.runUntil(Promise.race([fn(driver, store), stalled]));
     // `RECORD_HISTORIES=1 npx jest test/workflows/journey.test.ts` refreshes the replay corpus.
     if (process.env.RECORD_HISTORIES === '1') {
-      const ids = new Set([driver.workflowId, ...[...store.tasks.values()].map((t) => t.workflowId)]);
+      const ids = caseWorkflowIds(driver, store);
       await recordHistories(env.client, expect.getState().currentTestName ?? `case-${seq}`, [...ids]);
     }
   } finally {
+    clearTimeout(watchdog);
     // A failed test must not leave an Update in flight: that would stop time skipping for the
     // whole server (TEMPORAL-NOTES trap 4) and hang every later test.
-    const ids = new Set([driver.workflowId, ...[...store.tasks.values()].map((t) => t.workflowId)]);
     await Promise.all(
-      [...ids].map((id) =>
+      caseWorkflowIds(driver, store).map((id) =>
         env.client.workflow
           .getHandle(id)
           .terminate('test over')
@@ -67,6 +82,7 @@ async function withCase(
 }
 
 const DAY = 24 * 3600_000;
+const STALL_MS = 60_000;
 
 /** Referral → intake → comparison → survey → deliberation → notice → sign-off: a filed case. */
 async function fileCase(c: CaseDriver) {
@@ -599,6 +615,7 @@ test('a 3-year case: quarterly reviews and twice-yearly visits keep coming acros
           await c.handle().executeUpdate(completeTaskUpdate, {
             args: [{ taskId: t.id, actor: actors.unionStaff, completion: { type: t.type, form } as never }],
           });
+          await quiesce(); // the Update may have tipped the history over: let continue-as-new finish
           if (t.type === 'quarterlyReview') reviews++;
         }
       }
@@ -696,32 +713,95 @@ afterAll(() => {
 let current: { driver: CaseDriver; store: MemoryStore } | undefined;
 
 /**
- * Moves the test server's clock, but only once the case and its referrals have no workflow task
- * or activity in progress: skipped time must never overtake work a busy CPU has not finished
- * (timeouts would fire in skipped time and the case would stall).
+ * Waits until the case and its referrals have no workflow task or activity in progress: skipped
+ * time must never overtake work a busy CPU has not finished (timeouts would fire in skipped time
+ * and the case would stall), and an Update sent while the case is continuing-as-new would race it.
+ */
+async function quiesce(): Promise<void> {
+  if (!current) return;
+  const ids = caseWorkflowIds(current.driver, current.store);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const busy = await Promise.all(
+      ids.map(async (id) => {
+        const d = await env.client.workflow.getHandle(id).describe();
+        return (
+          d.status.name === 'RUNNING' &&
+          (Boolean(d.raw.pendingWorkflowTask) || (d.raw.pendingActivities?.length ?? 0) > 0)
+        );
+      }),
+    );
+    if (!busy.some(Boolean) || Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * Moves the test server's clock by `ms`, one timer at a time, letting the case settle after each.
+ * Real time leaves every workflow task done long before the next timer is due; skipping many timers
+ * in one go does not, and the test server wedges a run whose task cancels a timer that fired while
+ * that task was in progress (sdk-java #2606, #3088), which a slow CI machine hits.
  */
 async function skip(ms: number): Promise<void> {
-  if (current) {
-    const ids = new Set([
-      current.driver.workflowId,
-      ...[...current.store.tasks.values()].map((t) => t.workflowId),
-    ]);
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const busy = await Promise.all(
-        [...ids].map(async (id) => {
-          const d = await env.client.workflow.getHandle(id).describe();
-          return (
-            d.status.name === 'RUNNING' &&
-            (Boolean(d.raw.pendingWorkflowTask) || (d.raw.pendingActivities?.length ?? 0) > 0)
-          );
-        }),
-      );
-      if (!busy.some(Boolean) || Date.now() > deadline) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  const target = (await env.currentTimeMs()) + ms;
+  for (;;) {
+    await quiesce();
+    const now = await env.currentTimeMs();
+    if (now >= target) return;
+    const next = current ? await nextTimerAt(caseWorkflowIds(current.driver, current.store)) : undefined;
+    const until = next === undefined ? target : Math.min(target, Math.max(next + 1, now + 1));
+    await env.sleep(until - now);
   }
-  await env.sleep(ms);
+}
+
+/** When the earliest timer still pending in these workflows' current runs is due (server time). */
+async function nextTimerAt(ids: string[]): Promise<number | undefined> {
+  const ms = (t?: { seconds?: unknown; nanos?: number | null } | null) =>
+    Number(t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6);
+  let earliest: number | undefined;
+  for (const id of ids) {
+    const h = env.client.workflow.getHandle(id);
+    if ((await h.describe()).status.name !== 'RUNNING') continue;
+    const pending = new Map<string, number>();
+    for (const e of (await h.fetchHistory()).events ?? []) {
+      const started = e.timerStartedEventAttributes;
+      if (started?.timerId) pending.set(started.timerId, ms(e.eventTime) + ms(started.startToFireTimeout));
+      const done = e.timerFiredEventAttributes?.timerId ?? e.timerCanceledEventAttributes?.timerId;
+      if (done) pending.delete(done);
+    }
+    for (const at of pending.values()) earliest = earliest === undefined ? at : Math.min(earliest, at);
+  }
+  return earliest;
+}
+
+function caseWorkflowIds(driver: CaseDriver, store: MemoryStore): string[] {
+  return [...new Set([driver.workflowId, ...[...store.tasks.values()].map((t) => t.workflowId)])];
+}
+
+/** What each of the case's workflows is waiting on: the report of a stalled test. */
+async function describeStall(ids: string[]): Promise<string> {
+  const lines = await Promise.all(
+    ids.map(async (id) => {
+      try {
+        const h = env.client.workflow.getHandle(id);
+        const d = await h.describe();
+        const acts = (d.raw.pendingActivities ?? []).map((a) =>
+          `${a.activityType?.name}#${a.attempt} ${a.lastFailure?.message ?? ''}`.trim(),
+        );
+        const events = (await h.fetchHistory()).events ?? [];
+        const tail = events
+          .slice(-6)
+          .map((e) => String(e.eventType))
+          .join(',');
+        return `${id}: ${d.status.name}, ${d.historyLength} events, workflow task ${
+          d.raw.pendingWorkflowTask ? 'pending' : 'none'
+        }, activities [${acts.join('; ')}], last events ${tail}`;
+      } catch (err) {
+        return `${id}: ${(err as Error).message}`;
+      }
+    }),
+  );
+  return lines.join('\n');
 }
 
 /** The business error an Update was rejected with: `type: message` of its ApplicationFailure. */
