@@ -48,6 +48,11 @@ export const EnvSchema = z.object({
       'must be durations like 30s,2m,8h',
     )
     .optional(),
+  /**
+   * Workflow runs the worker keeps in memory between tasks. Cases sleep for months between events:
+   * a bounded cache keeps the worker's heap flat (an evicted case is replayed on its next event).
+   */
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(500),
   /** `npm start` runs its own Temporal dev server on TEMPORAL_ADDRESS: `auto` = when TEMPORAL_ADDRESS is unset. */
   EMBEDDED_TEMPORAL: z.enum(['auto', 'true', 'false']).default('auto'),
 });

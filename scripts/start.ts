@@ -124,6 +124,7 @@ async function main() {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     db,
     maxConcurrentActivityTaskExecutions: poolSize,
+    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
   });
   const workerRun = worker.run();
   await ensureWebhookDispatcher(client, config.TEMPORAL_TASK_QUEUE);

@@ -18,6 +18,7 @@ async function main() {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     db,
     maxConcurrentActivityTaskExecutions: config.DATABASE_POOL_SIZE,
+    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
   });
   const client = await connectClient(config);
   await ensureWebhookDispatcher(client, config.TEMPORAL_TASK_QUEUE);

@@ -9,6 +9,7 @@ export async function createWorker(opts: {
   taskQueue: string;
   db: Db;
   maxConcurrentActivityTaskExecutions?: number;
+  maxCachedWorkflows?: number;
 }): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
@@ -18,5 +19,7 @@ export async function createWorker(opts: {
     activities: createActivities({ db: opts.db }),
     // Size activity concurrency to the database pool (TEMPORAL-NOTES trap 8).
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 10,
+    // The SDK's default scales with the heap (thousands of runs); see config WORKER_MAX_CACHED_WORKFLOWS.
+    maxCachedWorkflows: opts.maxCachedWorkflows ?? 500,
   });
 }

@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import net from 'node:net';
+import { cpus } from 'node:os';
 import { Client as PgClient } from 'pg';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
@@ -76,6 +77,9 @@ async function main() {
       DATABASE_URL: url.toString(),
       TEMPORAL_TASK_QUEUE: 'bench',
       LOG_LEVEL: 'error',
+      ...(process.env.WORKER_MAX_CACHED_WORKFLOWS
+        ? { WORKER_MAX_CACHED_WORKFLOWS: process.env.WORKER_MAX_CACHED_WORKFLOWS }
+        : {}),
     });
     const db = createDb(url.toString(), 20);
     const worker = await createWorker({
@@ -84,6 +88,7 @@ async function main() {
       taskQueue: 'bench',
       db,
       maxConcurrentActivityTaskExecutions: 20,
+      maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
     });
     const running = worker.run();
     const server = await listen(
@@ -98,6 +103,9 @@ async function main() {
     );
     const { key } = await createApiKey(db, { name: 'bench', agency: 'union', region: 'hl', roles: [] });
 
+    console.log(
+      `${cpus().length} cores; worker cache ${config.WORKER_MAX_CACHED_WORKFLOWS} workflow runs (WORKER_MAX_CACHED_WORKFLOWS)`,
+    );
     const lines = ['idNumber,headName,regionCode,phone,source,referrer,externalRef'];
     for (let i = 1; i <= ROWS; i++)
       lines.push(

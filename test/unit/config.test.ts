@@ -9,6 +9,7 @@ test('defaults give the embedded quick start', () => {
     TEMPORAL_NAMESPACE: 'default',
     PORT: 3000,
     LOG_LEVEL: 'info',
+    WORKER_MAX_CACHED_WORKFLOWS: 500,
   });
   expect(c.DATABASE_URL).toBeUndefined();
   expect(c.TEMPORAL_TLS).toBe(false);
@@ -24,6 +25,7 @@ test.each([
   [{ DATABASE_URL: 'mysql://x' }, /^Invalid configuration: DATABASE_URL must be a postgresql:\/\/ URL/],
   [{ LOG_LEVEL: 'loud' }, /^Invalid configuration: LOG_LEVEL .*"debug"/],
   [{ TEMPORAL_TLS: 'yes' }, /^Invalid configuration: TEMPORAL_TLS /],
+  [{ WORKER_MAX_CACHED_WORKFLOWS: '-1' }, /^Invalid configuration: WORKER_MAX_CACHED_WORKFLOWS .*>=0/],
   [{ JWT_SECRET: 'short' }, /^Invalid configuration: JWT_SECRET must be at least 16 characters/],
   [
     { TEMPORAL_TLS_CERT_PATH: '/c.pem' },
