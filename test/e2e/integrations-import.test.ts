@@ -1,4 +1,6 @@
 import { createApiKey } from '../../api/auth';
+import { recordHistories } from '../support/histories';
+import { importWorkflowId } from '../../workflows/webhookDelivery';
 import { eventually, startStack, type Stack } from '../support/stack';
 
 /** Bulk referral import: row-by-row validation, one report, progress while it runs, no duplicates on re-upload. */
@@ -78,6 +80,8 @@ test('a CSV file is validated row by row, its good rows started as cases, progre
   expect(final).toMatchObject({ processedRows: 41, startedCases: 40, joinedCases: 1, failedRows: 0 });
   expect(seen.size).toBeGreaterThan(1); // progress moved while we watched
   expect(await stack.db.householdCase.count()).toBe(40);
+  if (process.env.RECORD_HISTORIES === '1')
+    await recordHistories(stack.client, 'import', [importWorkflowId(jobId)]);
   const rows = (await get(`/v1/imports/${jobId}/rows?status=joined`)).body.items;
   expect(rows).toEqual([
     { rowNo: 41, status: 'joined', caseId: expect.any(String), errors: null, error: null },

@@ -35,7 +35,11 @@ export async function recordHistories(
       const type = desc.type;
       // Protobuf's binary encoding: exact, and what `temporal workflow show --output json` can re-read.
       // The replayer needs the real workflow ID (it defaults to "fake"): it is part of the name.
-      const file = path.join(HISTORIES_DIR, `${slug(testName)}__${type}__${workflowId}__run${n}.binpb`);
+      // Encoded, so that IDs with ':' make portable file names.
+      const file = path.join(
+        HISTORIES_DIR,
+        `${slug(testName)}__${type}__${encodeURIComponent(workflowId)}__run${n}.binpb`,
+      );
       fs.writeFileSync(file, History.encode(History.fromObject(history)).finish());
       // Walk back to the previous run of a continued-as-new chain.
       const first = history.events?.[0]?.workflowExecutionStartedEventAttributes;
@@ -59,7 +63,7 @@ export function loadHistories(): Array<{
     .sort()
     .map((file) => ({
       file,
-      workflowId: file.split('__')[2]!,
+      workflowId: decodeURIComponent(file.split('__')[2]!),
       history: History.decode(fs.readFileSync(path.join(HISTORIES_DIR, file))),
     }));
 }

@@ -5,6 +5,7 @@ import { resolveTool } from '../../scripts/tools';
 import { quietLogger, quietTemporalRuntime } from '../support/quietRuntime';
 import { DEFAULT_RETRY_DELAYS, parseDuration, retryDelaysMs } from '../../api/integrations/webhookPolicy';
 import { webhookDelivery } from '../../workflows/webhookDelivery';
+import { recordHistories } from '../support/histories';
 
 /** The default 24 h+ retry schedule, on the time-skipping test server. */
 let env: TestWorkflowEnvironment;
@@ -45,9 +46,10 @@ async function run(succeedAtAttempt: (deliveryId: string) => number) {
       },
     },
   });
+  const workflowId = `webhook:sub:${taskQueue}`;
   await worker.runUntil(
     env.client.workflow.execute(webhookDelivery, {
-      workflowId: `webhook:sub:${taskQueue}`,
+      workflowId,
       taskQueue,
       args: [
         {
@@ -63,6 +65,8 @@ async function run(succeedAtAttempt: (deliveryId: string) => number) {
       ],
     }),
   );
+  if (process.env.RECORD_HISTORIES === '1')
+    await recordHistories(env.client, expect.getState().currentTestName ?? taskQueue, [workflowId]);
   return { attempts, failed };
 }
 
