@@ -15,24 +15,26 @@ let seq = 0;
 
 beforeAll(async () => {
   quietTemporalRuntime();
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: resolveTool('temporal-test-server') } },
-  });
   bundle = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
     logger: quietLogger,
   });
 });
 
-afterAll(async () => {
-  await env?.teardown();
-});
-
+/**
+ * Each test gets its own time-skipping server (about 120 ms to start). The server leaks its
+ * time-skipping lock when a workflow is terminated with a workflow task or activity in flight, and
+ * a leaked lock stops the clock for good: sharing one server let one test's end stall every later
+ * test (reproduced in CI and locally: every test after the sixth stalled).
+ */
 async function withCase(
   fn: (c: CaseDriver, store: MemoryStore) => Promise<void>,
   policy: Policy = testPolicy(),
 ) {
   const taskQueue = `journey-${++seq}`;
+  env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: resolveTool('temporal-test-server') } },
+  });
   const store = memoryActivities();
   const worker = await Worker.create({
     connection: env.nativeConnection,
@@ -49,8 +51,7 @@ async function withCase(
     policy,
   );
   current = { driver, store };
-  // A stalled case fails its own test with a report, and is terminated below, instead of running
-  // into jest's timeout and holding the shared server's clock for every later test.
+  // A stalled case fails its own test with a report instead of running into jest's timeout.
   let watchdog: NodeJS.Timeout | undefined;
   const stalled = new Promise<never>((_, reject) => {
     watchdog = setTimeout(() => {
@@ -60,24 +61,32 @@ async function withCase(
     }, STALL_MS);
   });
   try {
-    await worker.runUntil(Promise.race([fn(driver, store), stalled]));
-    // `RECORD_HISTORIES=1 npx jest test/workflows/journey.test.ts` refreshes the replay corpus.
-    if (process.env.RECORD_HISTORIES === '1') {
-      const ids = caseWorkflowIds(driver, store);
-      await recordHistories(env.client, expect.getState().currentTestName ?? `case-${seq}`, [...ids]);
-    }
+    await worker.runUntil(async () => {
+      try {
+        await Promise.race([fn(driver, store), stalled]);
+        // `RECORD_HISTORIES=1 npx jest test/workflows/journey.test.ts` refreshes the replay corpus.
+        if (process.env.RECORD_HISTORIES === '1') {
+          await quiesce();
+          const ids = caseWorkflowIds(driver, store);
+          await recordHistories(env.client, expect.getState().currentTestName ?? `case-${seq}`, [...ids]);
+        }
+      } finally {
+        // End what still runs once nothing is in flight, while the worker can still finish tasks.
+        await quiesce();
+        await Promise.all(
+          caseWorkflowIds(driver, store).map((id) =>
+            env.client.workflow
+              .getHandle(id)
+              .terminate('test over')
+              .catch(() => undefined),
+          ),
+        );
+      }
+    });
   } finally {
     clearTimeout(watchdog);
-    // A failed test must not leave an Update in flight: that would stop time skipping for the
-    // whole server (TEMPORAL-NOTES trap 4) and hang every later test.
-    await Promise.all(
-      caseWorkflowIds(driver, store).map((id) =>
-        env.client.workflow
-          .getHandle(id)
-          .terminate('test over')
-          .catch(() => undefined),
-      ),
-    );
+    current = undefined;
+    await env.teardown();
   }
 }
 
@@ -470,7 +479,8 @@ test('safety-net handoff from the plan: certificate by the union, enrolment by c
 });
 
 test('safety-net handoff when the programme deadline passes with the household still assisted', async () => {
-  const deadline = new Date((await env.currentTimeMs()) + 200 * DAY).toISOString().slice(0, 10);
+  // Each test's server starts its clock at the real time.
+  const deadline = new Date(Date.now() + 200 * DAY).toISOString().slice(0, 10);
   await withCase(
     async (c, store) => {
       await fileCase(c);
