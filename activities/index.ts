@@ -1,13 +1,17 @@
+import type { Resolver } from '../api/integrations/targets';
 import type { Db } from '../db/client';
 import { createImportActivities } from './imports';
 import { createProjectionActivities } from './projection';
 import { createWebhookActivities } from './webhooks';
 
-/** All activities, built from injected dependencies (the worker passes the real database). */
-export function createActivities(deps: { db: Db }) {
+/**
+ * All activities, built from injected dependencies (the worker passes the real database; tests may
+ * pass a DNS resolver for webhook targets).
+ */
+export function createActivities(deps: { db: Db; resolve?: Resolver }) {
   return {
     ...createProjectionActivities(deps.db),
-    ...createWebhookActivities(deps.db),
+    ...createWebhookActivities(deps.db, process.env, deps.resolve),
     ...createImportActivities(deps.db),
   };
 }

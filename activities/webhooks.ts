@@ -4,7 +4,7 @@ import type { Db } from '../db/client';
 import type { Prisma } from '../generated/prisma/client';
 import { regionWithin } from '../domain/agencies';
 import { signatureHeader } from '../api/integrations/signing';
-import { allowPrivateTargets, assertWebhookTarget } from '../api/integrations/targets';
+import { allowPrivateTargets, postWebhook, type Resolver } from '../api/integrations/targets';
 import { eventTypeMatches, retryDelaysMs } from '../api/integrations/webhookPolicy';
 import { deliveryWorkflowId, enqueueDeliveries, webhookDelivery } from '../workflows/webhookDelivery';
 
@@ -69,7 +69,11 @@ interface OutboxRow {
 
 const sleepMs = (ms: number) => Context.current().sleep(ms);
 
-export function createWebhookActivities(db: Db, env: Record<string, string | undefined> = process.env) {
+export function createWebhookActivities(
+  db: Db,
+  env: Record<string, string | undefined> = process.env,
+  resolve?: Resolver,
+) {
   const delays = () => retryDelaysMs(env);
   const idleMs = 10 * 60_000;
 
@@ -183,25 +187,25 @@ export function createWebhookActivities(db: Db, env: Record<string, string | und
       let statusCode: number | null = null;
       let error: string | null = null;
       try {
-        await assertWebhookTarget(sub.url, allowPrivateTargets(env));
-        const res = await fetch(sub.url, {
-          method: 'POST',
-          redirect: 'manual',
-          signal: AbortSignal.timeout(10_000),
-          headers: {
-            'content-type': 'application/json',
-            'user-agent': 'hardship-relief-platform-webhooks/1',
-            'webhook-id': d.eventId,
-            'webhook-timestamp': String(t),
-            'webhook-signature': signatureHeader(sub.secret, body, t),
-            'webhook-delivery': d.id,
-            'webhook-attempt': String(input.attempt),
+        // The target is checked as it is connected to, on every attempt (DNS answers change).
+        statusCode = await postWebhook(
+          sub.url,
+          {
+            timeoutMs: 10_000,
+            headers: {
+              'content-type': 'application/json',
+              'user-agent': 'hardship-relief-platform-webhooks/1',
+              'webhook-id': d.eventId,
+              'webhook-timestamp': String(t),
+              'webhook-signature': signatureHeader(sub.secret, body, t),
+              'webhook-delivery': d.id,
+              'webhook-attempt': String(input.attempt),
+            },
+            body,
           },
-          body,
-        });
-        statusCode = res.status;
-        await res.body?.cancel();
-        if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
+          { allowPrivate: allowPrivateTargets(env), resolve },
+        );
+        if (statusCode < 200 || statusCode >= 300) error = `HTTP ${statusCode}`;
       } catch (err) {
         error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
       }

@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Db } from '../db/client';
 import { authenticate } from './auth';
+import type { Resolver } from './integrations/targets';
 import { docsRoutes } from './docs';
 import { Problem, errorHandler } from './errors';
 import { log } from './log';
@@ -21,6 +22,8 @@ export interface AppDeps {
   client: Client;
   /** Per-principal request budget (default: bursts of 120, 20 per second sustained). */
   rateLimit?: RateLimitOptions;
+  /** DNS for checking webhook targets (tests play a changing answer); the system resolver by default. */
+  resolve?: Resolver;
 }
 
 export function createApp(deps: AppDeps): Express {

@@ -181,7 +181,7 @@ function caseStatus(
 }
 
 /** Integrators: referral status and feed, webhooks, bulk import, batch task work. */
-export function integrationRoutes({ db, client, config }: AppDeps): Router {
+export function integrationRoutes({ db, client, config, resolve }: AppDeps): Router {
   const r = Router();
   const taskQueue = config.TEMPORAL_TASK_QUEUE;
 
@@ -268,7 +268,7 @@ export function integrationRoutes({ db, client, config }: AppDeps): Router {
     if (!regionWithin(region, p.region))
       throw new Problem(403, 'forbidden', `region ${region} is outside your region ${p.region}`);
     try {
-      await assertWebhookTarget(body.url, allowPrivateTargets());
+      await assertWebhookTarget(body.url, allowPrivateTargets(), resolve);
     } catch (err) {
       if (err instanceof TargetError) throw new Problem(422, 'invalid_webhook_target', err.message);
       throw err;

@@ -4,6 +4,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { Client as PgClient } from 'pg';
 import { createApp } from '../../api/app';
 import { signToken, type Claims } from '../../api/auth';
+import type { Resolver } from '../../api/integrations/targets';
 import { setLogLevel } from '../../api/log';
 import { listen, type RunningServer } from '../../api/server';
 import { loadConfig, type Config } from '../../config';
@@ -54,7 +55,10 @@ export async function dropTestDatabase(url: string): Promise<void> {
   await admin.end();
 }
 
-export async function startStack(overrides: Record<string, string> = {}): Promise<Stack> {
+export async function startStack(
+  overrides: Record<string, string> = {},
+  deps: { resolve?: Resolver } = {},
+): Promise<Stack> {
   setLogLevel('warn'); // request logs would drown the test report
   quietTemporalRuntime();
   const databaseUrl = await createTestDatabase();
@@ -76,9 +80,10 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue,
     db,
+    resolve: deps.resolve,
   });
   const workerRun = worker.run();
-  const server = await listen(createApp({ config, db, client }), 0, '127.0.0.1');
+  const server = await listen(createApp({ config, db, client, resolve: deps.resolve }), 0, '127.0.0.1');
   const baseUrl = `http://127.0.0.1:${server.port}`;
   return {
     config,
