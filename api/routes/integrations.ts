@@ -50,7 +50,7 @@ const DeliveryQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 const FeedQuerySchema = z.object({
-  /** An ISO instant (first call) or the `nextCursor` of the previous page. */
+  /** The `nextCursor` of the previous page, or an ISO instant to start from (first call). */
   updatedSince: z.string().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
@@ -72,8 +72,6 @@ const RowsQuerySchema = z.object({
 });
 /** Tasks an agency's own system works by default (信息比对). */
 const SYSTEM_TASK_TYPES = ['dataComparisonCivil', 'dataComparisonHr'];
-/** Feed rows this fresh are held back one poll: a write committing late must not be skipped. */
-const FEED_SETTLE_MS = 2000;
 
 const tags = ['integrations'];
 const problems = [400, 401, 403, 404, 409, 422];
@@ -126,14 +124,33 @@ const involvedSql = (agency: string, caseCol: Prisma.Sql) => Prisma.sql`(${agenc
   OR EXISTS (SELECT 1 FROM "CaseEvent" e WHERE e."caseId" = ${caseCol} AND e."type" = 'case.referral_received'
              AND e."agency" = ${agency}))`;
 
-function encodeCursor(updatedAt: Date, id: string): string {
-  return Buffer.from(JSON.stringify([updatedAt.toISOString(), id])).toString('base64url');
+/**
+ * Feed position: after (writeXid, id) in the order of the writing transactions' ids (migration
+ * 20261123020000_feed_cursor). `since` keeps a feed that was started from an instant to the rows
+ * changed since then. Opaque to clients.
+ */
+interface FeedCursor {
+  xid: bigint;
+  id: string;
+  since: Date | null;
 }
-function decodeCursor(raw: string): { at: Date; id: string } {
-  if (/^\d{4}-\d{2}-\d{2}T/.test(raw) && !Number.isNaN(Date.parse(raw))) return { at: new Date(raw), id: '' };
+const FEED_START: FeedCursor = { xid: 0n, id: '', since: null };
+
+function encodeCursor(c: FeedCursor): string {
+  const v = { x: c.xid.toString(), i: c.id, ...(c.since ? { s: c.since.toISOString() } : {}) };
+  return Buffer.from(JSON.stringify(v)).toString('base64url');
+}
+function decodeCursor(raw: string): FeedCursor {
+  const instant = (at: unknown) => typeof at === 'string' && !Number.isNaN(Date.parse(at));
+  if (/^\d{4}-\d{2}-\d{2}T/.test(raw) && instant(raw)) return { ...FEED_START, since: new Date(raw) };
   try {
-    const [at, id] = JSON.parse(Buffer.from(raw, 'base64url').toString()) as [string, string];
-    if (typeof id === 'string' && !Number.isNaN(Date.parse(at))) return { at: new Date(at), id };
+    const v = JSON.parse(Buffer.from(raw, 'base64url').toString()) as unknown;
+    // A cursor of the earlier, time-ordered feed: resume from its instant (a change may come again,
+    // none is lost).
+    if (Array.isArray(v) && instant(v[0])) return { ...FEED_START, since: new Date(v[0] as string) };
+    const c = v as { x?: unknown; i?: unknown; s?: unknown };
+    if (typeof c.x === 'string' && /^\d{1,19}$/.test(c.x) && typeof c.i === 'string')
+      return { xid: BigInt(c.x), id: c.i, since: instant(c.s) ? new Date(c.s as string) : null };
   } catch {
     // reported below
   }
@@ -205,15 +222,19 @@ export function integrationRoutes({ db, client, config, resolve }: AppDeps): Rou
   r.get('/referrals', async (req, res) => {
     const q = parse(FeedQuerySchema, req.query, ['query']);
     const p = principalOf(req);
-    const from = q.updatedSince ? decodeCursor(q.updatedSince) : { at: new Date(0), id: '' };
-    const settled = new Date(Date.now() - FEED_SETTLE_MS);
-    const rows = await db.$queryRaw<Array<Parameters<typeof caseStatus>[0]>>`
-      SELECT c."id", c."stage", c."regionCode", c."onHold", c."openedAt", c."endedAt", c."updatedAt", c."summary"
+    const from = q.updatedSince ? decodeCursor(q.updatedSince) : FEED_START;
+    // Only rows written by transactions that have all ended (below the snapshot's xmin): a
+    // transaction still open, however long, can only commit rows that sort after this page.
+    const rows = await db.$queryRaw<Array<Parameters<typeof caseStatus>[0] & { writeXid: bigint }>>`
+      SELECT c."id", c."stage", c."regionCode", c."onHold", c."openedAt", c."endedAt", c."updatedAt", c."summary",
+             c."writeXid"
         FROM "HouseholdCase" c
-       WHERE (c."updatedAt", c."id") > (${from.at}, ${from.id}) AND c."updatedAt" < ${settled}
+       WHERE (c."writeXid", c."id") > (${from.xid}, ${from.id})
+         AND c."writeXid" < (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)
+         ${from.since ? Prisma.sql`AND c."updatedAt" >= ${from.since}` : Prisma.empty}
          AND (c."regionCode" = ${p.region} OR c."regionCode" LIKE ${`${p.region}/%`})
          AND ${involvedSql(p.agency, Prisma.sql`c."id"`)}
-       ORDER BY c."updatedAt", c."id" LIMIT ${q.limit}`;
+       ORDER BY c."writeXid", c."id" LIMIT ${q.limit}`;
     const tasks = rows.length
       ? await db.caseTask.findMany({
           where: { caseId: { in: rows.map((c) => c.id) }, status: { in: ['open', 'awaiting_correction'] } },
@@ -228,9 +249,7 @@ export function integrationRoutes({ db, client, config, resolve }: AppDeps): Rou
           tasks.filter((t) => t.caseId === c.id),
         ),
       ),
-      nextCursor: last
-        ? encodeCursor(last.updatedAt, last.id)
-        : (q.updatedSince ?? encodeCursor(from.at, from.id)),
+      nextCursor: encodeCursor(last ? { xid: last.writeXid, id: last.id, since: from.since } : from),
       hasMore: rows.length === q.limit,
     });
   });

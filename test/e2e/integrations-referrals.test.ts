@@ -1,3 +1,4 @@
+import { Client as PgClient } from 'pg';
 import { createApiKey } from '../../api/auth';
 import { demoUsers } from '../../scripts/demoUsers';
 import { eventually, startStack, type Stack } from '../support/stack';
@@ -114,6 +115,80 @@ test('the feed returns changed cases after a cursor, and each change once', asyn
     [],
   );
   expect((await as('hr', 'GET', '/v1/referrals?updatedSince=garbage')).status).toBe(400);
+});
+
+test('a write that commits late is still served: the feed never moves past an open transaction', async () => {
+  // Two cases the HR system referred, both in the feed.
+  const refer = async (id: string, name: string, ref: string) => {
+    const res = await as(
+      'hr',
+      'POST',
+      '/v1/referrals',
+      {
+        household: household(id, name),
+        referral: { source: 'agency', referrer: 'HR employment system', externalRef: ref },
+      },
+      { 'idempotency-key': `late-${ref}` },
+    );
+    expect(res.status).toBe(201);
+    return res.body.caseId as string;
+  };
+  const slow = await refer('230102198005051111', '郑九', 'HR-LATE-1');
+  const quick = await refer('230102198006061111', '冯十', 'HR-LATE-2');
+  let cursor = '';
+  await eventually(async () => {
+    for (;;) {
+      const r = await as('hr', 'GET', `/v1/referrals?limit=50${cursor && `&updatedSince=${cursor}`}`);
+      cursor = r.body.nextCursor;
+      if (!r.body.hasMore) break;
+    }
+    // Settled: both cases served and no projection write still pending.
+    const [{ pending }] = await stack.db.$queryRaw<[{ pending: bigint }]>`
+      SELECT count(*) AS pending FROM "HouseholdCase" WHERE "id" IN (${slow}, ${quick})
+         AND "writeXid" >= (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)`;
+    return (
+      pending === 0n &&
+      (await as('hr', 'GET', `/v1/referrals?updatedSince=${cursor}`)).body.items.length === 0
+    );
+  }, 30_000);
+
+  // A worker's write to the first case stamps its time, then its commit is delayed (a slow
+  // transaction, a stalled host); meanwhile the second case changes and commits.
+  const late = new PgClient({ connectionString: stack.databaseUrl });
+  const other = new PgClient({ connectionString: stack.databaseUrl });
+  await late.connect();
+  await other.connect();
+  try {
+    await late.query('BEGIN');
+    await late.query(
+      `UPDATE "HouseholdCase" SET "updatedAt" = clock_timestamp(), "onHold" = true WHERE "id" = $1`,
+      [slow],
+    );
+    await new Promise((r) => setTimeout(r, 2500)); // longer than any settling window by the clock
+    await other.query(
+      `UPDATE "HouseholdCase" SET "updatedAt" = clock_timestamp(), "onHold" = true WHERE "id" = $1`,
+      [quick],
+    );
+    await new Promise((r) => setTimeout(r, 2500));
+    const during = await as('hr', 'GET', `/v1/referrals?updatedSince=${cursor}`);
+    expect(during.status).toBe(200);
+    // The committed change is held back while an earlier transaction is open: serving it would
+    // move the cursor past the write still to commit.
+    expect(during.body.items.map((i: any) => i.caseId)).toEqual([]);
+    cursor = during.body.nextCursor;
+    await late.query('COMMIT');
+  } finally {
+    await late.end();
+    await other.end();
+  }
+  const seen = await eventually(async () => {
+    const r = await as('hr', 'GET', `/v1/referrals?updatedSince=${cursor}`);
+    return r.body.items.length === 2 && r.body.items;
+  }, 30_000);
+  expect(seen.map((i: any) => [i.caseId, i.onHold])).toEqual([
+    [slow, true],
+    [quick, true],
+  ]);
 });
 
 const civilForm = {
