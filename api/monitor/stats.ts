@@ -2,7 +2,8 @@ import { z } from 'zod';
 import type { Db } from '../../db/client';
 import { Prisma } from '../../generated/prisma/client';
 import { RegionCodeSchema, regionWithin } from '../../domain/agencies';
-import { exitTargets } from '../../domain/targets';
+import { exitTargets, targetFor, type ExitTarget } from '../../domain/targets';
+import { atCap, exitedAsOf, grantMilestone, judgedTask, lateTask, payment, stageLeft } from './filters';
 import { and, childRegion, currentYear, href, inRegion, policyValues, yearBounds } from './sql';
 
 export const StatsQuerySchema = z.object({
@@ -11,21 +12,94 @@ export const StatsQuerySchema = z.object({
 });
 
 const CASES = '/v1/monitor/cases';
+const TASKS = '/v1/monitor/tasks';
+const PAYMENTS = '/v1/monitor/payments';
+const MILESTONES = '/v1/monitor/milestones';
 type Row = { key: string | null; n: number };
 
+/** Link parameters for the cases of a per-region row: the parent itself holds only its own cases. */
+const regionLink = (key: string, parent: string) =>
+  key === parent ? { region: key, exactRegion: true } : { region: key };
+
+/** Exit-target rows: the entry's own region, then each child region (and the region's own cases). */
+async function exitTargetRows(db: Db, region: string, year: number) {
+  const { end } = yearBounds(year);
+  const c = Prisma.raw('c."regionCode"');
+  const entries: Array<{ at: string; target: ExitTarget }> = [];
+  for (const basis of ['deep', 'all'] as const) {
+    const own = targetFor(region, year, basis);
+    if (own) entries.push({ at: region, target: own });
+    for (const t of exitTargets)
+      if (t.year === year && t.basis === basis && t.region !== region && regionWithin(t.region, region))
+        entries.push({ at: t.region, target: t });
+  }
+  return Promise.all(
+    entries.map(async ({ at, target: t }) => {
+      const basis = t.basis === 'deep' ? Prisma.sql`AND c."tier" = 'deep'` : Prisma.empty;
+      const rows = await db.$queryRaw<Array<{ key: string; files: number; exits: number }>>`
+        SELECT ${childRegion(c, at)} AS key, count(*)::int AS files,
+               (count(*) FILTER (WHERE ${exitedAsOf(end)}))::int AS exits
+          FROM "HouseholdCase" c
+         WHERE ${inRegion(c, at)} AND c."filedAt" < ${end} ${basis}
+         GROUP BY 1 ORDER BY 1`;
+      const figure = (
+        r: string,
+        share: number,
+        files: number,
+        exits: number,
+        extra: Record<string, string | boolean> = {},
+      ) => {
+        const target = Math.ceil(files * share);
+        const filter = {
+          region: r,
+          ...extra,
+          tier: t.basis === 'deep' ? 'deep' : undefined,
+          filedBefore: end.toISOString(),
+        };
+        return {
+          region: r,
+          share,
+          files,
+          target,
+          exits,
+          progress: target ? Math.round((exits / target) * 1000) / 1000 : null,
+          met: exits >= target,
+          cases: {
+            files: href(CASES, filter),
+            exits: href(CASES, { ...filter, exitedAsOf: end.toISOString() }),
+          },
+        };
+      };
+      const sum = (k: 'files' | 'exits') => rows.reduce((a, r) => a + r[k], 0);
+      return {
+        ...figure(at, t.share, sum('files'), sum('exits')),
+        targetRegion: t.region,
+        year,
+        basis: t.basis,
+        byRegion: rows.map((r) => ({
+          ...figure(
+            r.key,
+            targetFor(r.key, year, t.basis)?.share ?? t.share,
+            r.files,
+            r.exits,
+            r.key === at ? { exactRegion: true } : {},
+          ),
+          exactRegion: r.key === at,
+        })),
+      };
+    }),
+  );
+}
+
 /**
- * The programme's figures for a region, from the database projection. Every figure carries the
- * link to the cases (or tasks) behind it.
+ * The programme's figures for a region, from the database projection. Every count carries the
+ * link to exactly the cases, tasks, payments or milestones it counts (filters.ts holds each rule).
  */
-export async function programStats(db: Db, region: string, year = currentYear()) {
-  const { start, end } = yearBounds(year);
+export async function programStats(db: Db, region: string, year = currentYear(), now = new Date()) {
   const c = (col: string) => Prisma.raw(`c."${col}"`);
   const scope = inRegion(c('regionCode'), region);
   const open = and([scope, Prisma.sql`c."endedAt" IS NULL`]);
   const caps = policyValues((p) => p.annualAidCapCents);
-  const targets = exitTargets.filter(
-    (t) => t.year === year && (regionWithin(t.region, region) || regionWithin(region, t.region)),
-  );
 
   const [byStage, byTier, byCause, byRegion, aid, aidByMeasure, grants, stageDays, onTime, exits] =
     await Promise.all([
@@ -41,77 +115,47 @@ export async function programStats(db: Db, region: string, year = currentYear())
         Array<{ households: number; paid: bigint | null; capTotal: bigint | null; atCap: number }>
       >`
       WITH h AS (
-        SELECT d."caseId", sum(d."amountCents") AS paid, max(p.cap) AS cap
+        SELECT d."caseId", sum(d."amountCents") AS paid, max(p.cap) AS cap, ${atCap()} AS "atCap"
           FROM "AidDisbursement" d JOIN "HouseholdCase" c ON c."id" = d."caseId"
           LEFT JOIN ${caps} p(version, cap) ON p.version = c."policyVersion"
-         WHERE d."year" = ${year} AND ${scope} GROUP BY d."caseId")
+         WHERE ${payment(year)} AND ${scope} GROUP BY d."caseId", c."policyVersion")
       SELECT count(*)::int AS households, sum(paid)::bigint AS paid, sum(cap)::bigint AS "capTotal",
-             (count(*) FILTER (WHERE paid >= cap))::int AS "atCap" FROM h`,
-      db.$queryRaw<Array<Row & { cents: bigint }>>`
-        SELECT d."measure" AS key, count(*)::int AS n, sum(d."amountCents")::bigint AS cents
+             (count(*) FILTER (WHERE "atCap"))::int AS "atCap" FROM h`,
+      db.$queryRaw<Array<Row & { households: number; cents: bigint }>>`
+        SELECT d."measure" AS key, count(*)::int AS n, count(DISTINCT d."caseId")::int AS households,
+               sum(d."amountCents")::bigint AS cents
           FROM "AidDisbursement" d JOIN "HouseholdCase" c ON c."id" = d."caseId"
-         WHERE d."year" = ${year} AND ${scope} GROUP BY 1 ORDER BY 1`,
-      db.$queryRaw<Row[]>`
-        SELECT m."key" AS key, count(*)::int AS n
+         WHERE ${payment(year)} AND ${scope} GROUP BY 1 ORDER BY 1`,
+      db.$queryRaw<Array<Row & { households: number }>>`
+        SELECT m."key" AS key, count(*)::int AS n, count(DISTINCT m."caseId")::int AS households
           FROM "CaseMilestone" m JOIN "HouseholdCase" c ON c."id" = m."caseId"
-         WHERE m."kind" = 'grant' AND m."at" >= ${start} AND m."at" < ${end} AND ${scope}
+         WHERE ${grantMilestone(undefined, year)} AND ${scope}
          GROUP BY 1 ORDER BY 1`,
-      db.$queryRaw<Array<{ key: string; n: number; medianMs: number }>>`
-        SELECT m."fromStage" AS key, count(*)::int AS n,
+      db.$queryRaw<Array<{ key: string; n: number; households: number; medianMs: number }>>`
+        SELECT m."fromStage" AS key, count(*)::int AS n, count(DISTINCT m."caseId")::int AS households,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY m."durationMs") AS "medianMs"
           FROM "CaseMilestone" m JOIN "HouseholdCase" c ON c."id" = m."caseId"
-         WHERE m."kind" = 'stage' AND m."durationMs" IS NOT NULL AND m."at" >= ${start} AND m."at" < ${end}
-           AND ${scope}
+         WHERE ${stageLeft(undefined, year)} AND ${scope}
          GROUP BY 1 ORDER BY 1`,
-      db.$queryRaw<Array<{ key: string; n: number; onTime: number }>>`
+      db.$queryRaw<Array<{ key: string; n: number; completed: number; late: number }>>`
         SELECT t."agency" AS key, count(*)::int AS n,
-               (count(*) FILTER (WHERE t."completedAt" <= t."dueAt"))::int AS "onTime"
+               (count(*) FILTER (WHERE t."status" = 'completed'))::int AS completed,
+               (count(*) FILTER (WHERE ${lateTask(now)}))::int AS late
           FROM "CaseTask" t
-         WHERE t."status" = 'completed' AND t."completedAt" >= ${start} AND t."completedAt" < ${end}
-           AND ${inRegion(Prisma.sql`t."regionCode"`, region)}
+         WHERE ${judgedTask(year, now)} AND ${inRegion(Prisma.sql`t."regionCode"`, region)}
          GROUP BY 1 ORDER BY 1`,
-      Promise.all(
-        targets.map(async (t) => {
-          const at = regionWithin(region, t.region) ? region : t.region;
-          const basis = t.basis === 'deep' ? Prisma.sql`AND c."tier" = 'deep'` : Prisma.empty;
-          const [r] = await db.$queryRaw<Array<{ files: number; exits: number }>>`
-            SELECT count(*)::int AS files,
-                   (count(*) FILTER (WHERE c."stage" IN ('gradual_exit', 'closed') AND
-                      (SELECT max(m."at") FROM "CaseMilestone" m WHERE m."caseId" = c."id"
-                          AND m."kind" = 'stage' AND m."key" = 'gradual_exit') < ${end}))::int AS exits
-              FROM "HouseholdCase" c
-             WHERE ${inRegion(c('regionCode'), at)} AND c."filedAt" < ${end} ${basis}`;
-          const target = Math.ceil(r!.files * t.share);
-          const filter = {
-            region: at,
-            tier: t.basis === 'deep' ? 'deep' : undefined,
-            filedBefore: end.toISOString(),
-          };
-          return {
-            region: at,
-            targetRegion: t.region,
-            year,
-            basis: t.basis,
-            share: t.share,
-            files: r!.files,
-            target,
-            exits: r!.exits,
-            progress: target ? Math.round((r!.exits / target) * 1000) / 1000 : null,
-            met: r!.exits >= target,
-            cases: {
-              files: href(CASES, filter),
-              exits: href(CASES, { ...filter, exitedBefore: end.toISOString() }),
-            },
-          };
-        }),
-      ),
+      exitTargetRows(db, region, year),
     ]);
 
   const counted = (rows: Row[], param: string, extra: Record<string, string | boolean> = {}) =>
     rows.map((r) => ({
       key: r.key,
       households: r.n,
-      cases: href(CASES, { region: param === 'region' ? r.key! : region, ...extra, [param]: r.key! }),
+      cases: href(CASES, {
+        region,
+        ...extra,
+        ...(param === 'region' ? regionLink(r.key!, region) : { [param]: r.key! }),
+      }),
     }));
   const a = aid[0]!;
   return {
@@ -131,19 +175,25 @@ export async function programStats(db: Db, region: string, year = currentYear())
       householdsAtCap: a.atCap,
       cases: href(CASES, { region, aidYear: year }),
       casesAtCap: href(CASES, { region, aidYear: year, atCap: true }),
+      payments: href(PAYMENTS, { region, year }),
     },
+    /** 人次: one per grant or payment (`rows`); `households` counts each household once (`cases`). */
     personTimesByMeasure: [
       ...grants.map((g) => ({
         measure: g.key,
         kind: 'referral',
         personTimes: g.n,
+        households: g.households,
+        rows: href(MILESTONES, { region, kind: 'grant', key: g.key!, year }),
         cases: href(CASES, { region, grantedMeasure: g.key!, grantYear: year }),
       })),
       ...aidByMeasure.map((m) => ({
         measure: m.key,
         kind: 'union_aid',
         personTimes: m.n,
+        households: m.households,
         paidCents: Number(m.cents),
+        rows: href(PAYMENTS, { region, year, measure: m.key! }),
         cases: href(CASES, { region, aidYear: year, aidMeasure: m.key! }),
       })),
     ],
@@ -151,15 +201,22 @@ export async function programStats(db: Db, region: string, year = currentYear())
       stage: s.key,
       medianDays: Math.round((Number(s.medianMs) / 86_400_000) * 10) / 10,
       transitions: s.n,
+      households: s.households,
+      rows: href(MILESTONES, { region, kind: 'stage', fromStage: s.key, year }),
       cases: href(CASES, { region, leftStage: s.key, leftYear: year }),
     })),
+    /** Tasks completed in the year, and open ones already past a due time in the year (late). */
     onTimeByAgency: onTime.map((o) => ({
       agency: o.key,
-      completed: o.n,
-      onTime: o.onTime,
-      rate: o.n ? Math.round((o.onTime / o.n) * 1000) / 1000 : null,
-      tasks: href('/v1/monitor/tasks', { region, agency: o.key, completedYear: year }),
-      lateTasks: href('/v1/monitor/tasks', { region, agency: o.key, completedYear: year, late: true }),
+      judged: o.n,
+      completed: o.completed,
+      openOverdue: o.n - o.completed,
+      onTime: o.n - o.late,
+      late: o.late,
+      rate: o.n ? Math.round(((o.n - o.late) / o.n) * 1000) / 1000 : null,
+      tasks: href(TASKS, { region, agency: o.key, onTimeYear: year }),
+      onTimeTasks: href(TASKS, { region, agency: o.key, onTimeYear: year, late: false }),
+      lateTasks: href(TASKS, { region, agency: o.key, onTimeYear: year, late: true }),
     })),
   };
 }

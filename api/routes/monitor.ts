@@ -1,5 +1,6 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
+import type { Db } from '../../db/client';
 import { regionWithin } from '../../domain/agencies';
 import { DeadlineSchema } from '../../domain/policy';
 import { act } from '../../workflows/householdCase';
@@ -8,7 +9,16 @@ import { audit } from '../audit';
 import { actorOf } from '../auth';
 import { Problem } from '../errors';
 import { idempotent, updateIdFor } from '../middleware/idempotency';
-import { CaseDrillSchema, TaskDrillSchema, drillCases, drillTasks } from '../monitor/drill';
+import {
+  CaseDrillSchema,
+  MilestoneDrillSchema,
+  PaymentDrillSchema,
+  TaskDrillSchema,
+  drillCases,
+  drillMilestones,
+  drillPayments,
+  drillTasks,
+} from '../monitor/drill';
 import { StatsQuerySchema, programStats } from '../monitor/stats';
 import { StuckQuerySchema, stuckList } from '../monitor/stuck';
 import { registerPath } from '../openapi';
@@ -65,6 +75,24 @@ registerPath({
   problems,
 });
 registerPath({
+  method: 'get',
+  path: '/v1/monitor/payments',
+  tags,
+  summary: 'The union-aid payments behind person-times and paid totals',
+  query: PaymentDrillSchema,
+  responses: { 200: { description: 'payments' } },
+  problems,
+});
+registerPath({
+  method: 'get',
+  path: '/v1/monitor/milestones',
+  tags,
+  summary: 'The referral grants and stage departures behind person-times and days per stage',
+  query: MilestoneDrillSchema,
+  responses: { 200: { description: 'milestones' } },
+  problems,
+});
+registerPath({
   method: 'post',
   path: '/v1/monitor/tasks/:id/actions',
   tags,
@@ -114,15 +142,21 @@ export function monitorRoutes({ db, client }: AppDeps): Router {
     res.json(await programStats(db, scope(req, q.region), q.year));
   });
 
-  r.get('/monitor/cases', async (req, res) => {
-    const q = parse(CaseDrillSchema, req.query, ['query']);
-    res.json(await drillCases(db, scope(req, q.region), q));
-  });
-
-  r.get('/monitor/tasks', async (req, res) => {
-    const q = parse(TaskDrillSchema, req.query, ['query']);
-    res.json(await drillTasks(db, scope(req, q.region), q));
-  });
+  /** A drill-down: its query parsed, its region scoped to the coordinator's. */
+  function drill<Q extends { region?: string }>(
+    path: string,
+    schema: z.ZodType<Q>,
+    run: (db: Db, region: string, q: Q) => Promise<unknown>,
+  ) {
+    r.get(path, async (req, res) => {
+      const q = parse(schema, req.query, ['query']);
+      res.json(await run(db, scope(req, q.region), q));
+    });
+  }
+  drill('/monitor/cases', CaseDrillSchema, drillCases);
+  drill('/monitor/tasks', TaskDrillSchema, drillTasks);
+  drill('/monitor/payments', PaymentDrillSchema, drillPayments);
+  drill('/monitor/milestones', MilestoneDrillSchema, drillMilestones);
 
   r.post('/monitor/tasks/:id/actions', idempotent(), async (req, res) => {
     const { id } = parse(IdParamsSchema, req.params, ['params']);
