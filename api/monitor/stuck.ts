@@ -50,7 +50,8 @@ interface StuckRow {
 /**
  * Everything stuck in a region, latest first: open tasks past their due time (named by kind:
  * referral not accepted, missed cadre visit, missed follow-up, other overdue task), escalations
- * still open, and open cases with no event for the policy's `stuckAfterDays`.
+ * still open, and open cases with no event for the policy's `stuckAfterDays` (stuck since that
+ * period ran out).
  */
 export async function stuckList(db: Db, region: string, q: StuckQuery, now = new Date()) {
   const taskConds = [
@@ -62,11 +63,14 @@ export async function stuckList(db: Db, region: string, q: StuckQuery, now = new
   if (q.taskType) taskConds.push(Prisma.sql`t."type" = ${q.taskType}`);
   const days = policyValues((p) => p.stuckAfterDays);
   const minIdleDays = Math.min(...allPolicies().map((p) => p.stuckAfterDays));
+  // An idle case is stuck from the moment its policy's quiet period ran out, as a task is from its
+  // due time: `since`, `daysLate` and `minDays` then mean the same for both.
+  const idleSince = Prisma.sql`(c."lastEventAt" + make_interval(days => COALESCE(p.days, ${minIdleDays})::int))`;
   const idle = q.taskType
     ? Prisma.empty
     : Prisma.sql`
       UNION ALL
-      SELECT 'case:' || c."id", 'case_idle', c."lastEventAt", false, NULL::jsonb, c."id", c."workflowId",
+      SELECT 'case:' || c."id", 'case_idle', ${idleSince}, false, NULL::jsonb, c."id", c."workflowId",
              NULL, NULL,
              COALESCE((SELECT array_agg(DISTINCT o."agency") FROM "CaseTask" o
                         WHERE o."caseId" = c."id" AND o."status" IN ('open', 'awaiting_correction')), '{}'),
@@ -74,7 +78,7 @@ export async function stuckList(db: Db, region: string, q: StuckQuery, now = new
         FROM "HouseholdCase" c LEFT JOIN ${days} p(version, days) ON p.version = c."policyVersion"
        WHERE c."endedAt" IS NULL
          AND c."lastEventAt" < ${new Date(now.getTime() - minIdleDays * 86_400_000)}
-         AND c."lastEventAt" < ${now}::timestamp - make_interval(days => COALESCE(p.days, ${minIdleDays})::int)
+         AND ${idleSince} < ${now}
          AND ${inRegion(Prisma.sql`c."regionCode"`, region)}`;
   const outer: Prisma.Sql[] = [];
   if (q.stage) outer.push(Prisma.sql`s."stage" = ${q.stage}`);

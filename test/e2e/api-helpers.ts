@@ -4,7 +4,7 @@ import { caseWorkflowId, householdKey } from '../../api/households';
 import { cnMainlandCalendar } from '../../domain/calendar/cn-mainland';
 import { applyAction, completeTask, startCase, tick } from '../../domain/journey/machine';
 import type { Actor } from '../../domain/agencies';
-import type { CaseState } from '../../domain/journey/state';
+import type { Action, CaseState } from '../../domain/journey/state';
 import { currentPolicyVersion, policies } from '../../domain/policy';
 import { householdCase } from '../../workflows/householdCase';
 import { demoUsers } from '../../scripts/demoUsers';
@@ -58,52 +58,71 @@ const actor = (sub: string): Actor => {
 };
 
 /**
- * A case that has already gone through intake, comparison, survey, deliberation and a public notice
- * (which alone takes 7 calendar days): the pure state machine runs those steps at past times, and
- * the workflow is started from that state (`resume`), exactly as after a continue-as-new. The
- * chair's sign-off task is then open, in real time, on the real stack.
+ * A case run by the pure state machine at past times (`daysAgo`), then handed to a real workflow
+ * (`resume`), exactly as after a continue-as-new: the workflow and its projection take over with
+ * tasks, due times and events that lie in the past, which the dev server cannot otherwise produce.
  */
-export async function caseAwaitingSignOff(stack: Stack, headName = '王建国') {
+export function caseInThePast(stack: Stack, headName: string, startedDaysAgo: number) {
   const household = { idNumber: idNumber(), headName, regionCode: REGION };
   const key = householdKey(household.idNumber, stack.config.HOUSEHOLD_KEY_SECRET);
   const workflowId = caseWorkflowId(key);
-  const day = 24 * 3600_000;
-  const at = (d: number) => new Date(Date.now() - d * day).toISOString();
+  const at = (daysAgo: number) => new Date(Date.now() - daysAgo * 24 * 3600_000).toISOString();
+  const referral = { source: 'cadre', referrer: 'Daoli district union' } as const;
   const s: CaseState = startCase(
     {
       household,
       householdKey: key,
-      referral: { source: 'cadre', referrer: 'Daoli district union' },
+      referral,
       policy: policies[currentPolicyVersion]!,
       calendar: cnMainlandCalendar,
     },
     { workflowId, caseId: `case-${crypto.randomBytes(8).toString('hex')}` },
-    at(30),
+    at(startedDaysAgo),
   );
-  applyAction(
+  applyAction(s, actor('union-staff'), { action: 'addReferral', referral }, at(startedDaysAgo));
+  return {
     s,
-    actor('union-staff'),
-    { action: 'addReferral', referral: { source: 'cadre', referrer: 'Daoli district union' } },
-    at(30),
-  );
-  const done = (type: string, form: unknown, who: string, d: number) => {
-    const t = Object.values(s.tasks).find((x) => x.type === type && x.status === 'open')!;
-    completeTask(s, { taskId: t.id, actor: actor(who), completion: { type, form } as never }, at(d));
-  };
-  done('intakeReview', forms.intakeAccept, 'union-staff', 29);
-  done('dataComparisonCivil', forms.civil, 'civil-affairs-staff', 28);
-  done('dataComparisonHr', forms.hr, 'hr-staff', 28);
-  done('householdSurvey', forms.surveyEligible, 'union-staff', 27);
-  done('collectiveDeliberation', forms.deliberationApprove, 'union-staff', 26);
-  tick(s, new Date(Date.now() - 60_000).toISOString());
-  if (s.stage !== 'sign_off') throw new Error(`fixture case is at ${s.stage}, not sign_off`);
-  await stack.client.workflow.start(householdCase, {
     workflowId,
-    taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
-    args: [{ resume: s }],
-  });
+    idNumber: household.idNumber,
+    done(type: string, form: unknown, who: string, daysAgo: number) {
+      const t = Object.values(s.tasks).find((x) => x.type === type && x.status === 'open')!;
+      completeTask(s, { taskId: t.id, actor: actor(who), completion: { type, form } as never }, at(daysAgo));
+    },
+    act(command: Action, who: string, daysAgo: number) {
+      applyAction(s, actor(who), command, at(daysAgo));
+    },
+    tick: (daysAgo: number) => tick(s, at(daysAgo)),
+    /** Intake, comparison, survey, deliberation, then the 7-day public notice: at sign-off by `noticeEnd`. */
+    toSignOff(deliberationDaysAgo: number, noticeEndDaysAgo: number) {
+      const d = deliberationDaysAgo;
+      this.done('intakeReview', forms.intakeAccept, 'union-staff', d + 3);
+      this.done('dataComparisonCivil', forms.civil, 'civil-affairs-staff', d + 2);
+      this.done('dataComparisonHr', forms.hr, 'hr-staff', d + 2);
+      this.done('householdSurvey', forms.surveyEligible, 'union-staff', d + 1);
+      this.done('collectiveDeliberation', forms.deliberationApprove, 'union-staff', d);
+      this.tick(noticeEndDaysAgo);
+      if (s.stage !== 'sign_off') throw new Error(`fixture case is at ${s.stage}, not sign_off`);
+    },
+    resume: () =>
+      stack.client.workflow.start(householdCase, {
+        workflowId,
+        taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
+        args: [{ resume: s }],
+      }),
+  };
+}
+
+/**
+ * A case that has already gone through intake, comparison, survey, deliberation and a public notice
+ * (which alone takes 7 calendar days): the chair's sign-off task is then open, in real time, on the
+ * real stack.
+ */
+export async function caseAwaitingSignOff(stack: Stack, headName = '王建国') {
+  const past = caseInThePast(stack, headName, 30);
+  past.toSignOff(26, 60_000 / (24 * 3600_000));
+  await past.resume();
   const task = await eventually(() =>
-    stack.db.caseTask.findFirst({ where: { caseId: s.caseId, type: 'chairSignOff', status: 'open' } }),
+    stack.db.caseTask.findFirst({ where: { caseId: past.s.caseId, type: 'chairSignOff', status: 'open' } }),
   );
-  return { caseId: s.caseId, workflowId, task, idNumber: household.idNumber };
+  return { caseId: past.s.caseId, workflowId: past.workflowId, task, idNumber: past.idNumber };
 }

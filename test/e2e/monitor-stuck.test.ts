@@ -1,5 +1,7 @@
 import { startStack, eventually, type Stack } from '../support/stack';
 import { demoUsers } from '../../scripts/demoUsers';
+import { forms } from '../support/fixtures';
+import { caseInThePast } from './api-helpers';
 
 /** Coordinators: the stuck list over the real projection, and unblocking actions through the workflows. */
 let stack: Stack;
@@ -78,20 +80,21 @@ test('lists overdue tasks, late referral acceptances, missed visits and idle cas
   expect(res.status).toBe(200);
   const rows = res.body.items as any[];
   expect(rows.map((r) => [r.reason, r.task?.type ?? null, r.caseId])).toEqual([
-    ['case_idle', null, 'idle-1'],
     ['referral_not_accepted', 'referralAcceptance', 'idle-1'],
+    ['case_idle', null, 'idle-1'],
     ['cadre_visit_missed', 'cadreVisit', 'idle-1'],
     ['task_overdue', 'dataComparisonCivil', caseA],
     ['task_overdue', 'dataComparisonHr', caseA],
   ]);
   expect(res.body.total).toBe(5);
   // Why, since when, with whom.
-  expect(rows[0]).toMatchObject({
-    daysLate: 40,
+  // Idle for 40 days under a 30-day policy: stuck for the last 10, like a task 10 days past due.
+  expect(rows[1]).toMatchObject({
+    daysLate: 10,
     heldBy: { agencies: ['housing', 'union'] },
     stage: 'assisting',
   });
-  expect(rows[1]).toMatchObject({ daysLate: 20, heldBy: { agencies: ['housing'], assignee: null } });
+  expect(rows[0]).toMatchObject({ daysLate: 20, heldBy: { agencies: ['housing'], assignee: null } });
   expect(rows[3]).toMatchObject({
     daysLate: 5,
     stage: 'comparison',
@@ -105,12 +108,13 @@ test('filters by region subtree, agency, stage, task type, reason and age', asyn
     ((await stuck(q)).body.items as any[]).map((r) => r.task?.type ?? r.reason);
   expect(await ids('?region=hl/harbin/daoli')).toEqual(['dataComparisonCivil', 'dataComparisonHr']);
   expect(await ids('?agency=hr')).toEqual(['dataComparisonHr']);
-  expect(await ids('?agency=housing')).toEqual(['case_idle', 'referralAcceptance']);
+  expect(await ids('?agency=housing')).toEqual(['referralAcceptance', 'case_idle']);
   expect(await ids('?stage=comparison')).toEqual(['dataComparisonCivil', 'dataComparisonHr']);
   expect(await ids('?taskType=cadreVisit')).toEqual(['cadreVisit']);
   expect(await ids('?reason=case_idle')).toEqual(['case_idle']);
-  expect(await ids('?minDays=15')).toEqual(['case_idle', 'referralAcceptance']);
-  expect(await ids('?limit=2&offset=1')).toEqual(['referralAcceptance', 'cadreVisit']);
+  expect(await ids('?minDays=15')).toEqual(['referralAcceptance']);
+  expect(await ids('?minDays=10')).toEqual(['referralAcceptance', 'case_idle', 'cadreVisit']);
+  expect(await ids('?limit=2&offset=1')).toEqual(['case_idle', 'cadreVisit']);
   expect((await stuck('?region=hl')).status).toBe(403);
   expect((await stuck('?reason=bogus')).status).toBe(400);
   const staff = await stack.http('GET', '/v1/monitor/stuck', { token: user('union-supervisor') });
@@ -228,4 +232,88 @@ test('hold stops a case’s clocks and hides it; resume shifts every due time by
     'monitor.hold',
     'monitor.resume',
   ]);
+});
+
+/**
+ * The same reasons produced by the real workflows and their projection, not by hand: each case is
+ * run by the state machine at past times and handed to a workflow (`caseInThePast`), which resumes
+ * it now. A referral's acceptance task is opened by the referral workflow at its own start, so its
+ * due time can only be aged in the projection (as the beforeAll does for comparison tasks); the dev
+ * server cannot skip time and policy deadlines are whole days.
+ */
+test('a missed follow-up, an idle case and an unaccepted referral, from real workflows', async () => {
+  /** Filed, assisted (with `measures`), and for an exit approved at `exitDaysAgo`. */
+  const assisted = (name: string, startedDaysAgo: number, measures: string[], exitDaysAgo?: number) => {
+    const past = caseInThePast(stack, name, startedDaysAgo);
+    const d = startedDaysAgo - 10;
+    past.toSignOff(d, d - 8);
+    past.done('chairSignOff', forms.sign, 'union-chair', d - 9);
+    past.done('assistancePlan', { route: 'assist', measures }, 'union-staff', d - 10);
+    if (exitDaysAgo !== undefined) {
+      past.act({ action: 'proposeExit', note: 'employed again' }, 'union-staff', exitDaysAgo + 1);
+      past.done(
+        'exitApproval',
+        { decision: 'approve', checklist: forms.checklistAll },
+        'union-chair',
+        exitDaysAgo,
+      );
+    }
+    return past;
+  };
+  // Out since 180 days ago; the 3-month return visit opened 80 days ago (due 30 days later) and was never done.
+  const missed = assisted('孙三', 200, ['union_living_aid'], 180);
+  missed.tick(80);
+  // Out since 48 days ago, nothing due before the 3-month visit: no event for 48 days.
+  const idle = assisted('周四', 70, ['union_living_aid'], 48);
+  // Referred to housing for public rental housing 50 days ago, still not accepted.
+  const referred = assisted('吴五', 70, ['public_rental_housing']);
+  for (const c of [missed, idle, referred]) await c.resume();
+
+  const acceptance = await openTask(referred.s.caseId, 'referralAcceptance');
+  await stack.db.caseTask.update({
+    where: { id: acceptance.id },
+    data: { dueAt: new Date(Date.now() - 3 * DAY) },
+  });
+  const expected: Array<[{ s: { caseId: string } }, string]> = [
+    [missed, 'follow_up_missed'],
+    [idle, 'case_idle'],
+    [referred, 'referral_not_accepted'],
+  ];
+  let rows: any[] = [];
+  const of = (c: { s: { caseId: string } }, reason: string) =>
+    rows.find((r) => r.caseId === c.s.caseId && r.reason === reason);
+  await eventually(async () => {
+    rows = (await stuck('?limit=500')).body.items as any[];
+    return expected.every(([c, reason]) => of(c, reason));
+  });
+
+  const followUp = of(missed, 'follow_up_missed');
+  expect(followUp).toMatchObject({
+    stage: 'gradual_exit',
+    task: { type: 'followUpVisit' },
+    heldBy: { agencies: ['union'] },
+  });
+  // Late since its due time, 30 calendar days after it opened 80 days ago.
+  expect(followUp.since).toBe(new Date(followUp.task.dueAt).toISOString());
+  expect(followUp.daysLate).toBeGreaterThan(48);
+  expect(followUp.daysLate).toBeLessThan(51);
+
+  // Stuck since the 30-day quiet period ran out (18 days ago), not since its last event.
+  const quiet = of(idle, 'case_idle');
+  expect(quiet).toMatchObject({ stage: 'gradual_exit', task: null, heldBy: { agencies: [] } });
+  expect(quiet.daysLate).toBeCloseTo(18, 0);
+  const lastEventAt = (await stack.db.householdCase.findUnique({ where: { id: idle.s.caseId } }))!
+    .lastEventAt;
+  expect(Date.parse(quiet.since) - lastEventAt.getTime()).toBe(30 * DAY);
+  const byAge = async (q: string) =>
+    ((await stuck(`?reason=case_idle&limit=500${q}`)).body.items as any[]).map((r) => r.caseId);
+  expect(await byAge('&minDays=15')).toContain(idle.s.caseId);
+  expect(await byAge('&minDays=20')).not.toContain(idle.s.caseId);
+
+  expect(of(referred, 'referral_not_accepted')).toMatchObject({
+    stage: 'assisting',
+    task: { id: acceptance.id, type: 'referralAcceptance', workflowId: acceptance.workflowId },
+    heldBy: { agencies: ['housing'] },
+  });
+  expect(acceptance.workflowId).not.toBe(referred.workflowId); // the referral's own workflow wrote it
 });
