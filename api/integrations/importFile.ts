@@ -18,6 +18,21 @@ export const IMPORT_COLUMNS = [
   'note',
 ] as const;
 export const MAX_IMPORT_ROWS = 50_000;
+/** 50,000 rows of every column fit well below this. */
+export const MAX_IMPORT_BYTES = 25 * 1024 * 1024;
+
+/**
+ * The file as its identity sees it: without a BOM, with LF line ends, no trailing whitespace on a
+ * line and no trailing blank lines. The same rows saved by another editor are the same job.
+ */
+export function normalisedContent(text: string): string {
+  return text
+    .replace(/^\uFEFF/, '')
+    .split(/\r\n|\r|\n/)
+    .map((line) => line.trimEnd())
+    .join('\n')
+    .replace(/\n+$/, '');
+}
 
 export type ImportFormat = 'csv' | 'jsonl';
 

@@ -20,8 +20,10 @@ import { actorOf, type Principal } from '../auth';
 import { Problem, problemFromFailure } from '../errors';
 import { householdKey } from '../households';
 import {
+  MAX_IMPORT_BYTES,
   MAX_IMPORT_ROWS,
   formatOf,
+  normalisedContent,
   readRecords,
   validateRecord,
   type ImportFormat,
@@ -107,7 +109,8 @@ doc('post', '/v1/webhooks/deliveries/:id/redeliver', 'Deliver an event again (sa
 doc(
   'post',
   '/v1/imports',
-  'Bulk referral file (text/csv or application/x-ndjson); the same file twice is one job',
+  'Bulk referral file (text/csv or application/x-ndjson, at most 50,000 rows and 25 MB); the same rows again from your agency and region are one job',
+  { problems: [...problems, 413, 415] },
 );
 doc('get', '/v1/imports/:id', 'An import’s progress and per-row errors');
 doc('get', '/v1/imports/:id/rows', 'An import’s rows with their outcome', { query: RowsQuerySchema });
@@ -414,10 +417,22 @@ export function integrationRoutes({ db, client, config, resolve }: AppDeps): Rou
 
   // ------------------------------------------------------------------ bulk import
 
-  const importText = express.text({
+  const readText = express.text({
     type: ['text/csv', 'application/x-ndjson', 'application/jsonl', 'application/x-jsonlines'],
-    limit: '25mb',
+    limit: MAX_IMPORT_BYTES,
   });
+  const importText: express.RequestHandler = (req, res, next) =>
+    readText(req, res, (err?: unknown) =>
+      (err as { type?: string } | undefined)?.type === 'entity.too.large'
+        ? next(
+            new Problem(
+              413,
+              'file_too_large',
+              `the file exceeds ${MAX_IMPORT_BYTES / 1024 / 1024} MB; split it into several imports`,
+            ),
+          )
+        : next(err),
+    );
 
   async function importReport(db: Db, jobId: string) {
     const job = await db.importJob.findUniqueOrThrow({ where: { id: jobId } });
@@ -446,15 +461,21 @@ export function integrationRoutes({ db, client, config, resolve }: AppDeps): Rou
     const format: ImportFormat | null = formatOf(req.header('content-type'));
     if (!format || typeof req.body !== 'string')
       throw new Problem(415, 'unsupported_media_type', 'send the file as text/csv or application/x-ndjson');
-    const fileHash = sha256(`${format}\n${req.body}`);
-    const jobId = `imp_${sha256(`${p.agency}|${fileHash}`).slice(0, 24)}`;
+    // One job per (agency, region, rows): the same rows again, however saved, return that job;
+    // an uploader elsewhere gets a job of their own.
+    const fileHash = sha256(`${format}\n${normalisedContent(req.body)}`);
+    const jobId = `imp_${sha256(`${p.agency}|${p.region}|${fileHash}`).slice(0, 24)}`;
     const existing = await db.importJob.findUnique({ where: { id: jobId } });
     if (existing) return void res.status(200).json({ ...(await importReport(db, jobId)), duplicate: true });
 
     const records = readRecords(req.body, format);
     if ('fileError' in records) throw new Problem(400, 'invalid_file', records.fileError);
     if (records.length > MAX_IMPORT_ROWS)
-      throw new Problem(413, 'file_too_large', `at most ${MAX_IMPORT_ROWS} rows per file`);
+      throw new Problem(
+        413,
+        'too_many_rows',
+        `the file has ${records.length} rows; at most ${MAX_IMPORT_ROWS} per file, split it into several imports`,
+      );
     const scope = { region: p.region, defaultReferrer: p.name ?? p.sub };
     const rows: Prisma.ImportRowCreateManyInput[] = records.map((rec) => {
       const v = rec.record ? validateRecord(rec.record, scope) : { errors: rec.errors };

@@ -6,10 +6,10 @@ import { eventually, startStack, type Stack } from '../support/stack';
 /** Bulk referral import: row-by-row validation, one report, progress while it runs, no duplicates on re-upload. */
 let stack: Stack;
 let key = '';
-const upload = (body: string, type: string) =>
+const upload = (body: string, type: string, as = key) =>
   stack.http('POST', '/v1/imports', {
     body,
-    headers: { authorization: `ApiKey ${key}`, 'content-type': type },
+    headers: { authorization: `ApiKey ${as}`, 'content-type': type },
   });
 const get = (path: string) => stack.http('GET', path, { headers: { authorization: `ApiKey ${key}` } });
 
@@ -17,7 +17,8 @@ const get = (path: string) => stack.http('GET', path, { headers: { authorization
 const idNumber = (i: number) => `2301021980${String(i).padStart(7, '0')}X`;
 
 beforeAll(async () => {
-  stack = await startStack();
+  // Two rows at a time, counters recounted every 200 ms: progress can be watched on a small file.
+  stack = await startStack({}, { imports: { concurrency: 2, progressEveryMs: 200 } });
   key = (
     await createApiKey(stack.db, {
       name: 'enterprise unions',
@@ -31,7 +32,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-test('a CSV file is validated row by row, its good rows started as cases, progress visible, and a re-upload creates nothing', async () => {
+test('a CSV file is validated row by row, its good rows started as cases with their references; the same rows again create nothing', async () => {
   const lines = ['idNumber,headName,regionCode,phone,source,referrer,externalRef'];
   for (let i = 1; i <= 40; i++)
     lines.push(
@@ -71,15 +72,19 @@ test('a CSV file is validated row by row, its good rows started as cases, progre
     },
   ]);
 
-  const seen = new Set<number>();
   const final = await eventually(async () => {
     const r = await get(`/v1/imports/${jobId}`);
-    seen.add(r.body.processedRows);
     return r.body.status === 'completed' && r.body;
   }, 60_000);
   expect(final).toMatchObject({ processedRows: 41, startedCases: 40, joinedCases: 1, failedRows: 0 });
-  expect(seen.size).toBeGreaterThan(1); // progress moved while we watched
   expect(await stack.db.householdCase.count()).toBe(40);
+  // Each row's own reference reaches its case unchanged (the workflow keys duplicates on it).
+  const referrals = await stack.db.caseEvent.findMany({ where: { type: 'case.referral_received' } });
+  const refs = (await stack.db.householdCase.findMany()).flatMap((c) =>
+    ((c.summary as any).referrals as any[]).map((r) => r.externalRef),
+  );
+  expect(refs.sort()).toEqual(Array.from({ length: 41 }, (_, i) => `EXT-${i + 1}`).sort());
+  expect(referrals).toHaveLength(41);
   if (process.env.RECORD_HISTORIES === '1')
     await recordHistories(stack.client, 'import', [importWorkflowId(jobId)]);
   const rows = (await get(`/v1/imports/${jobId}/rows?status=joined`)).body.items;
@@ -93,13 +98,68 @@ test('a CSV file is validated row by row, its good rows started as cases, progre
     SELECT count(*)::int AS n FROM "ImportRow" WHERE "jobId" = ${jobId} AND "input" IS NOT NULL AND "status" <> 'invalid'`;
   expect(kept[0]!.n).toBe(0);
 
-  const again = await upload(file, 'text/csv');
-  expect(again.status).toBe(200);
-  expect(again.body).toMatchObject({ id: jobId, duplicate: true, startedCases: 40 });
+  // The same rows again, also as saved by another editor (BOM, CRLF, trailing blanks): the same job.
+  const resaved = '\uFEFF' + file.replace(/\n/g, ' \t\r\n') + '\r\n\r\n';
+  for (const body of [file, resaved]) {
+    const again = await upload(body, 'text/csv');
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ id: jobId, duplicate: true, startedCases: 40 });
+  }
   await new Promise((r) => setTimeout(r, 1000));
   expect(await stack.db.householdCase.count()).toBe(40);
-  const referrals = await stack.db.caseEvent.count({ where: { type: 'case.referral_received' } });
-  expect(referrals).toBe(41);
+  expect(await stack.db.caseEvent.count({ where: { type: 'case.referral_received' } })).toBe(41);
+
+  // Another uploader of the agency, in another region, gets a job of their own, not this one.
+  const nangang = (
+    await createApiKey(stack.db, {
+      name: 'nangang unions',
+      agency: 'union',
+      region: 'hl/harbin/nangang',
+      roles: [],
+    })
+  ).key;
+  const theirs = await upload(file, 'text/csv', nangang);
+  expect(theirs.status).toBe(202);
+  expect(theirs.body.id).not.toBe(jobId);
+  expect(theirs.body).toMatchObject({ region: 'hl/harbin/nangang', validRows: 0, invalidRows: 44 });
+  expect(theirs.body.errors[0].errors).toEqual([
+    { path: 'regionCode', message: 'is outside your region hl/harbin/nangang' },
+  ]);
+});
+
+test('progress is counted while the import runs, not only at its end', async () => {
+  const rows = Array.from({ length: 150 }, (_, i) => `${idNumber(1000 + i)},户主,hl/harbin/daoli`);
+  const res = await upload(['idNumber,headName,regionCode', ...rows].join('\n'), 'text/csv');
+  expect(res.status).toBe(202);
+  const samples: Array<[string, number]> = [];
+  await eventually(async () => {
+    const r = await get(`/v1/imports/${res.body.id}`);
+    samples.push([r.body.status, r.body.processedRows]);
+    return r.body.status === 'completed';
+  }, 90_000);
+  // Seen part-way: running, with some rows but not all counted (150 rows are less than one chunk).
+  expect(samples.some(([status, n]) => status === 'running' && n > 0 && n < 150)).toBe(true);
+  expect(samples.at(-1)).toEqual(['completed', 150]);
+});
+
+test('a file over 50,000 rows or 25 MB is refused whole, with what to do', async () => {
+  const rows = Array.from({ length: 50_001 }, (_, i) => `${idNumber(100_000 + i)},户主,hl/harbin/daoli`);
+  const many = await upload(['idNumber,headName,regionCode', ...rows].join('\n'), 'text/csv');
+  expect(many.status).toBe(413);
+  expect(many.body).toMatchObject({
+    type: '/problems/too_many_rows',
+    detail: 'the file has 50001 rows; at most 50000 per file, split it into several imports',
+  });
+  const big = await upload(
+    `idNumber,headName,regionCode,note\n${idNumber(1)},户主,hl/harbin,${'x'.repeat(26 * 1024 * 1024)}`,
+    'text/csv',
+  );
+  expect(big.status).toBe(413);
+  expect(big.body).toMatchObject({
+    type: '/problems/file_too_large',
+    detail: 'the file exceeds 25 MB; split it into several imports',
+  });
+  expect(await stack.db.importJob.count({ where: { totalRows: { gt: 200 } } })).toBe(0);
 });
 
 test('JSON lines are accepted; bad lines reported; other content types refused', async () => {

@@ -5,6 +5,7 @@ import { Client as PgClient } from 'pg';
 import { createApp } from '../../api/app';
 import { signToken, type Claims } from '../../api/auth';
 import type { Resolver } from '../../api/integrations/targets';
+import type { ImportOptions } from '../../activities/imports';
 import { setLogLevel } from '../../api/log';
 import { listen, type RunningServer } from '../../api/server';
 import { loadConfig, type Config } from '../../config';
@@ -57,7 +58,7 @@ export async function dropTestDatabase(url: string): Promise<void> {
 
 export async function startStack(
   overrides: Record<string, string> = {},
-  deps: { resolve?: Resolver } = {},
+  deps: { resolve?: Resolver; imports?: ImportOptions } = {},
 ): Promise<Stack> {
   setLogLevel('warn'); // request logs would drown the test report
   quietTemporalRuntime();
@@ -81,6 +82,7 @@ export async function startStack(
     taskQueue,
     db,
     resolve: deps.resolve,
+    imports: deps.imports,
   });
   const workerRun = worker.run();
   const server = await listen(createApp({ config, db, client, resolve: deps.resolve }), 0, '127.0.0.1');
