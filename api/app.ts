@@ -24,6 +24,8 @@ export interface AppDeps {
   rateLimit?: RateLimitOptions;
   /** DNS for checking webhook targets (tests play a changing answer); the system resolver by default. */
   resolve?: Resolver;
+  /** How long one batch item waits for its workflow before it is reported pending (default 10 s). */
+  batchItemWaitMs?: number;
 }
 
 export function createApp(deps: AppDeps): Express {

@@ -4,8 +4,7 @@ import { z } from 'zod';
 import type { Db } from '../../db/client';
 import { Prisma } from '../../generated/prisma/client';
 import { RegionCodeSchema, regionWithin } from '../../domain/agencies';
-import { TaskCompletionSchema, taskTypeInfo, type TaskType } from '../../domain/taskTypes';
-import { completeTask } from '../../workflows/householdCase';
+import { taskTypeInfo, type TaskType } from '../../domain/taskTypes';
 import {
   deliveryWorkflowId,
   enqueueDeliveries,
@@ -13,11 +12,12 @@ import {
   referralImport,
   webhookDelivery,
 } from '../../workflows/webhookDelivery';
+import { completeBatch } from '../integrations/batch';
 import { ensureWebhookDispatcher } from '../integrations/dispatcher';
 import type { AppDeps } from '../app';
-import { audit, auditSafely, canonicalJson } from '../audit';
-import { actorOf, type Principal } from '../auth';
-import { Problem, problemFromFailure } from '../errors';
+import { auditSafely } from '../audit';
+import type { Principal } from '../auth';
+import { Problem } from '../errors';
 import { householdKey } from '../households';
 import {
   MAX_IMPORT_BYTES,
@@ -117,9 +117,12 @@ doc('get', '/v1/imports/:id/rows', 'An import’s rows with their outcome', { qu
 doc('get', '/v1/batch/tasks', 'Your agency’s pending system tasks with the facts they need', {
   query: BatchPullSchema,
 });
-doc('post', '/v1/batch/tasks/results', 'Complete many tasks; one result (or error) per item', {
-  body: BatchResultsSchema,
-});
+doc(
+  'post',
+  '/v1/batch/tasks/results',
+  'Complete many tasks; per item 200 (applied), 202 (pending: send it again later) or an error',
+  { body: BatchResultsSchema },
+);
 
 /** Whether a non-union agency has any part in a case (referred it or holds one of its tasks). */
 const involvedSql = (agency: string, caseCol: Prisma.Sql) => Prisma.sql`(${agency} = 'union'
@@ -201,7 +204,7 @@ function caseStatus(
 }
 
 /** Integrators: referral status and feed, webhooks, bulk import, batch task work. */
-export function integrationRoutes({ db, client, config, resolve }: AppDeps): Router {
+export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs }: AppDeps): Router {
   const r = Router();
   const taskQueue = config.TEMPORAL_TASK_QUEUE;
 
@@ -284,7 +287,7 @@ export function integrationRoutes({ db, client, config, resolve }: AppDeps): Rou
   });
 
   r.post('/webhooks/subscriptions', async (req, res) => {
-    const body = parse(SubscriptionSchema, req.body);
+    const body = parse(SubscriptionSchema, req.body, ['body']);
     const p = principalOf(req);
     const region = body.region ?? p.region;
     if (!regionWithin(region, p.region))
@@ -618,82 +621,18 @@ export function integrationRoutes({ db, client, config, resolve }: AppDeps): Rou
   });
 
   r.post('/batch/tasks/results', async (req, res) => {
-    const { items } = parse(BatchResultsSchema, req.body);
-    const p = principalOf(req);
-    const actor = actorOf(p);
-    const results = new Array<Record<string, unknown>>(items.length);
-    const fail = (i: number, status: number, code: string, detail: string, errors?: unknown) =>
-      (results[i] = {
-        taskId: items[i]!.taskId,
-        ok: false,
-        error: { status, code, detail, ...(errors ? { errors } : {}) },
-      });
-
-    async function one(i: number): Promise<void> {
-      const item = items[i]!;
-      const completion = TaskCompletionSchema.safeParse(item.completion);
-      if (!completion.success)
-        return void fail(
-          i,
-          400,
-          'invalid_input',
-          'the completion does not match its schema',
-          completion.error.issues.map((x) => ({
-            path: ['completion', ...x.path.map(String)].join('.'),
-            message: x.message,
-            code: x.code,
-          })),
-        );
-      const task = await db.caseTask.findUnique({ where: { id: item.taskId } });
-      if (!task || task.agency !== p.agency || !regionWithin(task.regionCode, p.region))
-        return void fail(i, 404, 'task_not_found', `no task ${item.taskId} in your inbox`);
-      const fingerprint = canonicalJson(completion.data);
-      if (task.status === 'completed' || task.status === 'cancelled') {
-        // A retried batch: the same answer from the same system is reported as applied, not as a conflict.
-        if (
-          task.completedBy === actor.id &&
-          canonicalJson({ type: task.type, form: task.result }) === fingerprint
-        )
-          return void (results[i] = { taskId: task.id, ok: true, alreadyApplied: true });
-        return void fail(i, 409, 'task_not_open', `task ${task.id} is ${task.status}`);
-      }
-      try {
-        await client.workflow.getHandle(task.workflowId).executeUpdate(completeTask, {
-          args: [{ taskId: task.id, actor, completion: completion.data }],
-          updateId: `batch-${sha256(`${actor.id}|${task.id}|${fingerprint}`).slice(0, 40)}`,
-        });
-      } catch (err) {
-        const prob = problemFromFailure(err);
-        if (!prob) throw err;
-        return void fail(i, prob.status, prob.code, prob.message, prob.errors);
-      }
-      await audit(db, {
-        caseId: task.caseId,
-        principal: p,
-        action: 'task.complete',
-        target: task.id,
-        requestId: req.requestId,
-        data: { type: task.type, via: 'batch' },
-      });
-      results[i] = { taskId: task.id, ok: true };
-    }
-
-    // A few at a time: one slow or failing item never holds up the rest.
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: Math.min(8, items.length) }, async () => {
-        while (next < items.length) {
-          const i = next++;
-          await one(i).catch((err) =>
-            fail(i, 500, 'internal', err instanceof Error ? err.message : String(err)),
-          );
-        }
-      }),
+    const { items } = parse(BatchResultsSchema, req.body, ['body']);
+    const results = await completeBatch(
+      { db, client, itemWaitMs: batchItemWaitMs ?? 10_000 },
+      principalOf(req),
+      req.requestId,
+      items,
     );
     res.json({
       results,
       succeeded: results.filter((x) => x.ok).length,
-      failed: results.filter((x) => !x.ok).length,
+      pending: results.filter((x) => x.status === 202).length,
+      failed: results.filter((x) => !x.ok && x.status !== 202).length,
     });
   });
 

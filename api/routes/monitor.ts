@@ -160,7 +160,7 @@ export function monitorRoutes({ db, client }: AppDeps): Router {
 
   r.post('/monitor/tasks/:id/actions', idempotent(), async (req, res) => {
     const { id } = parse(IdParamsSchema, req.params, ['params']);
-    const body = parse(TaskActionSchema, req.body);
+    const body = parse(TaskActionSchema, req.body, ['body']);
     const p = principalOf(req);
     const task = await db.caseTask.findUnique({ where: { id } });
     if (!task || !regionWithin(task.regionCode, p.region))
@@ -184,7 +184,7 @@ export function monitorRoutes({ db, client }: AppDeps): Router {
 
   r.post('/monitor/cases/:id/actions', idempotent(), async (req, res) => {
     const { id } = parse(IdParamsSchema, req.params, ['params']);
-    const command = parse(CaseActionSchema, req.body);
+    const command = parse(CaseActionSchema, req.body, ['body']);
     const p = principalOf(req);
     const c = await db.householdCase.findUnique({ where: { id } });
     if (!c || !regionWithin(c.regionCode, p.region))

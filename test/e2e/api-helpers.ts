@@ -103,12 +103,13 @@ export function caseInThePast(stack: Stack, headName: string, startedDaysAgo: nu
       this.tick(noticeEndDaysAgo);
       if (s.stage !== 'sign_off') throw new Error(`fixture case is at ${s.stage}, not sign_off`);
     },
-    resume: () =>
-      stack.client.workflow.start(householdCase, {
-        workflowId,
-        taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
-        args: [{ resume: s }],
-      }),
+    /** The chair signs (filing the case), then the plan puts it in assistance with `measures`. */
+    assist(measures: string[], planDaysAgo: number) {
+      this.done('chairSignOff', forms.sign, 'union-chair', planDaysAgo + 1);
+      this.done('assistancePlan', { route: 'assist', measures }, 'union-staff', planDaysAgo);
+    },
+    resume: (taskQueue = stack.config.TEMPORAL_TASK_QUEUE) =>
+      stack.client.workflow.start(householdCase, { workflowId, taskQueue, args: [{ resume: s }] }),
   };
 }
 

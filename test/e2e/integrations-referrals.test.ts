@@ -1,4 +1,9 @@
+import { NativeConnection } from '@temporalio/worker';
 import { Client as PgClient } from 'pg';
+import { Prisma } from '../../generated/prisma/client';
+import { createWorker } from '../../worker/worker';
+import { forms } from '../support/fixtures';
+import { caseInThePast } from './api-helpers';
 import { createApiKey } from '../../api/auth';
 import { demoUsers } from '../../scripts/demoUsers';
 import { eventually, startStack, type Stack } from '../support/stack';
@@ -21,8 +26,9 @@ const household = (idNumber: string, headName: string) => ({
 });
 
 beforeAll(async () => {
-  stack = await startStack();
-  for (const agency of ['hr', 'civil_affairs', 'medical_insurance'])
+  // A batch item waits at most 3 s for its workflow before it is reported pending.
+  stack = await startStack({}, { batchItemWaitMs: 3000 });
+  for (const agency of ['hr', 'civil_affairs', 'medical_insurance', 'housing'])
     keys[agency] = (
       await createApiKey(stack.db, { name: `${agency} system`, agency, region: 'hl/harbin', roles: [] })
     ).key;
@@ -270,7 +276,7 @@ test('an agency system pulls its comparison tasks and posts results in a batch; 
     [false, 404, 'task_not_found'],
     [true, null, null],
   ]);
-  expect(res.body.results[1].error.errors[0].path).toBe('completion.form.vehicleCount');
+  expect(res.body.results[1].error.errors[0].path).toBe('body.items.1.completion.form.vehicleCount');
   expect(res.body).toMatchObject({ succeeded: 2, failed: 3 });
   await eventually(
     async () => (await stack.db.caseTask.findUnique({ where: { id: c.taskId } }))?.status === 'completed',
@@ -299,4 +305,139 @@ test('an agency system pulls its comparison tasks and posts results in a batch; 
     where: { action: 'task.complete', target: { in: [a.taskId, c.taskId] } },
   });
   expect(audit).toBe(2);
+});
+
+/** A case in information comparison (intake done 4 days ago), run by a worker on `taskQueue`. */
+async function inComparison(name: string, taskQueue?: string) {
+  const past = caseInThePast(stack, name, 5);
+  past.done('intakeReview', forms.intakeAccept, 'union-staff', 4);
+  await past.resume(taskQueue);
+  const civil = await eventually(() =>
+    stack.db.caseTask.findFirst({
+      where: { caseId: past.s.caseId, type: 'dataComparisonCivil', status: 'open' },
+    }),
+  );
+  return { caseId: past.s.caseId, civil };
+}
+const civilItem = (taskId: string) => ({
+  taskId,
+  completion: { type: 'dataComparisonCivil', form: civilForm },
+});
+const completions = (taskId: string) =>
+  stack.db.auditEntry.count({ where: { action: 'task.complete', target: taskId } });
+
+test('a batch retried while the projection lags runs the Update again but audits it once', async () => {
+  const { civil } = await inComparison('郑一');
+  const batch = { items: [civilItem(civil.id)] };
+  const first = await as('civil_affairs', 'POST', '/v1/batch/tasks/results', batch);
+  expect(first.body.results[0]).toMatchObject({ ok: true, status: 200, stage: 'comparison' });
+  await eventually(
+    async () => (await stack.db.caseTask.findUnique({ where: { id: civil.id } }))?.status === 'completed',
+  );
+  // The system retries before the projection has caught up: its row still says open.
+  await stack.db.caseTask.update({
+    where: { id: civil.id },
+    data: { status: 'open', completedAt: null, completedBy: null, result: Prisma.DbNull },
+  });
+  const retries = await Promise.all(
+    [1, 2].map(() => as('civil_affairs', 'POST', '/v1/batch/tasks/results', batch)),
+  );
+  for (const r of retries) expect(r.body.results[0]).toMatchObject({ ok: true, status: 200 });
+  expect(await completions(civil.id)).toBe(1);
+  expect(await stack.db.caseEvent.count({ where: { type: 'task.completed', taskId: civil.id } })).toBe(1);
+});
+
+test('an item whose workflow does not answer in time is pending; the rest of the batch is answered', async () => {
+  // One case on a worker that has since stopped (a stuck worker), one on the running worker.
+  const queue = `${stack.config.TEMPORAL_TASK_QUEUE}-stalled`;
+  const connection = await NativeConnection.connect({ address: stack.config.TEMPORAL_ADDRESS });
+  const stalledWorker = await createWorker({
+    connection,
+    namespace: stack.config.TEMPORAL_NAMESPACE,
+    taskQueue: queue,
+    db: stack.db,
+  });
+  const stuck = await stalledWorker.runUntil(() => inComparison('钱二', queue));
+  await connection.close();
+  const live = await inComparison('孙三');
+
+  const batch = { items: [civilItem(stuck.civil.id), civilItem(live.civil.id)] };
+  const res = await as('civil_affairs', 'POST', '/v1/batch/tasks/results', batch);
+  expect(res.status).toBe(200);
+  expect(res.body.results).toEqual([
+    {
+      taskId: stuck.civil.id,
+      ok: false,
+      status: 202,
+      pending: true,
+      detail:
+        'the case did not answer within 3 s; send the same item again to learn its outcome (it is applied at most once)',
+    },
+    { taskId: live.civil.id, ok: true, status: 200, stage: 'comparison' },
+  ]);
+  expect(res.body).toMatchObject({ succeeded: 1, pending: 1, failed: 0 });
+  expect(await completions(stuck.civil.id)).toBe(0);
+  expect(await completions(live.civil.id)).toBe(1);
+});
+
+test('a referral task is completed through the referral workflow’s own Update', async () => {
+  const past = caseInThePast(stack, '李四', 70);
+  past.toSignOff(60, 52);
+  past.assist(['public_rental_housing'], 50);
+  await past.resume();
+  const task = await eventually(async () => {
+    const r = await as('housing', 'GET', '/v1/batch/tasks?type=referralAcceptance');
+    return (r.body.items as any[] | undefined)?.find((i) => i.caseId === past.s.caseId);
+  });
+  const row = await stack.db.caseTask.findUniqueOrThrow({ where: { id: task.taskId } });
+  const res = await as('housing', 'POST', '/v1/batch/tasks/results', {
+    items: [
+      { taskId: task.taskId, completion: { type: 'referralAcceptance', form: { decision: 'accept' } } },
+    ],
+  });
+  expect(res.body.results).toEqual([
+    {
+      taskId: task.taskId,
+      ok: true,
+      status: 200,
+      referral: { referralId: row.workflowId, status: 'accepted' },
+    },
+  ]);
+});
+
+test('an unexpected error is a generic 500 for its item (the detail is logged); bodies are named body.*', async () => {
+  // A corrupt projection row: its workflow ID is empty, which the server refuses outright.
+  await stack.db.$executeRaw`
+    INSERT INTO "HouseholdCase" ("id","workflowId","householdKey","regionCode","stage","causes","headName",
+      "idNumberMasked","openedAt","policyVersion","lastEventAt","eventSeq","facts","summary","updatedAt")
+    VALUES ('broken-1','household-broken-1','k-broken-1','hl/harbin/daoli','comparison','{}','某',
+            '230***********0009',now(),'2026.1',now(),3,'{}','{}',now())`;
+  await stack.db.caseTask.create({
+    data: {
+      id: 'broken-1.t1',
+      caseId: 'broken-1',
+      workflowId: '',
+      type: 'dataComparisonCivil',
+      agency: 'civil_affairs',
+      regionCode: 'hl/harbin/daoli',
+      status: 'open',
+      createdAt: new Date(),
+      dueAt: new Date(Date.now() + 86_400_000),
+      context: {},
+    },
+  });
+  const res = await as('civil_affairs', 'POST', '/v1/batch/tasks/results', {
+    items: [civilItem('broken-1.t1')],
+  });
+  expect(res.body.results).toEqual([
+    {
+      taskId: 'broken-1.t1',
+      ok: false,
+      status: 500,
+      error: { status: 500, code: 'internal', detail: 'an unexpected error occurred; quote the request ID' },
+    },
+  ]);
+  const empty = await as('civil_affairs', 'POST', '/v1/batch/tasks/results', { items: [] });
+  expect(empty.status).toBe(400);
+  expect(empty.body.errors).toEqual([expect.objectContaining({ path: 'body.items' })]);
 });

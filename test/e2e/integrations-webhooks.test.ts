@@ -95,6 +95,7 @@ test('webhook targets must be public unless private targets are allowed for deve
   expect(outside.status).toBe(403);
   const bad = await asIntegrator('POST', '/v1/webhooks/subscriptions', { url: receiverUrl, eventTypes: [] });
   expect(bad.status).toBe(400);
+  expect(bad.body.errors).toEqual([expect.objectContaining({ path: 'body.eventTypes' })]);
 });
 
 test('a receiver down for a while gets every event once, in order, signed; the log shows the retries', async () => {

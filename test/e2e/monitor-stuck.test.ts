@@ -129,6 +129,7 @@ test('a coordinator extends, reassigns, reminds and escalates through the workfl
 
   const noReason = await action(civil.id, { action: 'extendDeadline', by: { workingDays: 5 } });
   expect(noReason.status).toBe(400);
+  expect(noReason.body.errors).toEqual([expect.objectContaining({ path: 'body.reason' })]);
   const ext = await action(civil.id, {
     action: 'extendDeadline',
     by: { workingDays: 5 },
@@ -247,8 +248,7 @@ test('a missed follow-up, an idle case and an unaccepted referral, from real wor
     const past = caseInThePast(stack, name, startedDaysAgo);
     const d = startedDaysAgo - 10;
     past.toSignOff(d, d - 8);
-    past.done('chairSignOff', forms.sign, 'union-chair', d - 9);
-    past.done('assistancePlan', { route: 'assist', measures }, 'union-staff', d - 10);
+    past.assist(measures, d - 10);
     if (exitDaysAgo !== undefined) {
       past.act({ action: 'proposeExit', note: 'employed again' }, 'union-staff', exitDaysAgo + 1);
       past.done(

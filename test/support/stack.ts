@@ -58,7 +58,7 @@ export async function dropTestDatabase(url: string): Promise<void> {
 
 export async function startStack(
   overrides: Record<string, string> = {},
-  deps: { resolve?: Resolver; imports?: ImportOptions } = {},
+  deps: { resolve?: Resolver; imports?: ImportOptions; batchItemWaitMs?: number } = {},
 ): Promise<Stack> {
   setLogLevel('warn'); // request logs would drown the test report
   quietTemporalRuntime();
@@ -85,7 +85,11 @@ export async function startStack(
     imports: deps.imports,
   });
   const workerRun = worker.run();
-  const server = await listen(createApp({ config, db, client, resolve: deps.resolve }), 0, '127.0.0.1');
+  const server = await listen(
+    createApp({ config, db, client, resolve: deps.resolve, batchItemWaitMs: deps.batchItemWaitMs }),
+    0,
+    '127.0.0.1',
+  );
   const baseUrl = `http://127.0.0.1:${server.port}`;
   return {
     config,
