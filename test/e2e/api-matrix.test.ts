@@ -161,6 +161,16 @@ const endpoints: Endpoint[] = [
     expect: (p) => (within(REGION, p.region) ? [200] : [403]),
   },
   {
+    // Minting a key of the task's agency would let a foreign principal act as that agency.
+    name: "mint an API key of the task's agency",
+    call: (t) => ({
+      method: 'POST',
+      path: '/v1/api-keys',
+      body: { name: 'impostor', agency: t.agency, region: REGION, roles: ['staff', 'supervisor'] },
+    }),
+    expect: () => [403],
+  },
+  {
     name: 'GET case',
     caseLevel: true,
     call: (t) => ({ method: 'GET', path: `/v1/cases/${t.caseId}` }),
@@ -179,6 +189,7 @@ const endpoints: Endpoint[] = [
 ];
 
 test('every endpoint × every foreign principal → 404/403, nothing leaked, nothing changed', async () => {
+  const keysBefore = await stack.db.apiKey.count();
   const before = await Promise.all(
     targets.map(async (t) => ({
       task: await stack.db.caseTask.findUniqueOrThrow({ where: { id: t.taskId } }),
@@ -215,9 +226,10 @@ test('every endpoint × every foreign principal → 404/403, nothing leaked, not
     }
   }
   expect(failures).toEqual([]);
-  // 13 endpoints × 27 principals foreign to the union task and 26 to the civil-affairs one, less the
+  // 14 endpoints × 27 principals foreign to the union task and 26 to the civil-affairs one, less the
   // case-level endpoints for principals entitled to see that case.
-  expect(tried).toBe(681);
+  expect(tried).toBe(734);
+  expect(await stack.db.apiKey.count()).toBe(keysBefore);
 
   for (const [i, t] of targets.entries()) {
     const task = await stack.db.caseTask.findUniqueOrThrow({ where: { id: t.taskId } });

@@ -45,31 +45,41 @@ describe('authentication', () => {
 });
 
 describe('API keys', () => {
-  test('a union supervisor creates a key (shown once), the integrator uses it, revocation is immediate', async () => {
+  test('a supervisor creates a key for its own agency (shown once), the integrator uses it, revocation is immediate', async () => {
     const created = await stack.http('POST', '/v1/api-keys', {
-      token: as('union-supervisor'),
-      body: { name: 'Daoli civil-affairs system', agency: 'civil_affairs', region: REGION },
+      token: as('civil-affairs-supervisor'),
+      body: { name: 'Daoli civil-affairs system', region: REGION },
     });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({
       agency: 'civil_affairs',
       region: REGION,
       roles: ['staff'],
-      createdBy: 'union-supervisor',
+      createdBy: 'civil-affairs-supervisor',
     });
     const { id, key } = created.body as { id: string; key: string };
     expect(key).toMatch(/^hrp_/);
     const row = await stack.db.apiKey.findUniqueOrThrow({ where: { id } });
     expect(JSON.stringify(row)).not.toContain(key);
 
-    const listed = await stack.http('GET', '/v1/api-keys', { token: as('union-supervisor') });
+    const listed = await stack.http('GET', '/v1/api-keys', { token: as('civil-affairs-supervisor') });
     expect(listed.body.items.map((k: any) => k.id)).toContain(id);
     expect(JSON.stringify(listed.body)).not.toContain(key);
     expect(JSON.stringify(listed.body)).not.toContain(row.hash);
+    // Another agency's supervisor neither sees nor revokes it; the joint office's coordinator does see it.
+    const union = await stack.http('GET', '/v1/api-keys', { token: as('union-supervisor') });
+    expect(union.body.items.map((k: any) => k.id)).not.toContain(id);
+    expect((await stack.http('DELETE', `/v1/api-keys/${id}`, { token: as('hr-supervisor') })).status).toBe(
+      404,
+    );
+    const coordinator = await stack.http('GET', '/v1/api-keys', { token: as('city-coordinator') });
+    expect(coordinator.body.items.map((k: any) => k.id)).toContain(id);
 
     const inbox = await stack.http('GET', '/v1/tasks', { headers: { authorization: `ApiKey ${key}` } });
     expect(inbox.status).toBe(200);
-    const revoked = await stack.http('DELETE', `/v1/api-keys/${id}`, { token: as('union-supervisor') });
+    const revoked = await stack.http('DELETE', `/v1/api-keys/${id}`, {
+      token: as('civil-affairs-supervisor'),
+    });
     expect(revoked.status).toBe(200);
     expect(revoked.body.revokedAt).not.toBeNull();
     const after = await stack.http('GET', '/v1/tasks', { headers: { authorization: `ApiKey ${key}` } });
@@ -77,6 +87,28 @@ describe('API keys', () => {
     const audits = await stack.db.auditEntry.findMany({ where: { chain: '_system', target: id } });
     expect(audits.map((a) => a.action).sort()).toEqual(['api_key.create', 'api_key.revoke']);
   });
+
+  test.each([
+    ['a union supervisor', 'union-supervisor', 'civil_affairs'],
+    ['a union supervisor', 'union-supervisor', 'hr'],
+    ['a coordinator', 'city-coordinator', 'civil_affairs'],
+    ['a civil-affairs supervisor', 'civil-affairs-supervisor', 'union'],
+  ])(
+    '%s cannot mint a key of another agency (%s): 403 naming body.agency, no key made',
+    async (_l, who, agency) => {
+      const before = await stack.db.apiKey.count();
+      const res = await stack.http('POST', '/v1/api-keys', {
+        token: as(who),
+        body: { name: 'x', agency, region: REGION, roles: ['staff'] },
+      });
+      expect(res.status).toBe(403);
+      expect(res.body).toMatchObject({
+        type: '/problems/agency_out_of_scope',
+        errors: [expect.objectContaining({ path: 'body.agency', code: 'agency_out_of_scope' })],
+      });
+      expect(await stack.db.apiKey.count()).toBe(before);
+    },
+  );
 
   test('an integrator refers a household with its key; the referral is audited to the key', async () => {
     const { key, id } = await createApiKey(stack.db, {
@@ -103,25 +135,25 @@ describe('API keys', () => {
   });
 
   test.each([
-    ['plain staff', 403, 'union-staff', { name: 'x', agency: 'hr', region: REGION }],
+    ['plain staff', 403, 'union-staff', { name: 'x', agency: 'union', region: REGION }],
     ['an HR staff member', 403, 'hr-staff', { name: 'x', agency: 'hr', region: REGION }],
-    ['a region outside yours', 403, 'union-supervisor', { name: 'x', agency: 'hr', region: 'hl/qiqihar' }],
+    ['a region outside yours', 403, 'union-supervisor', { name: 'x', region: 'hl/qiqihar' }],
     [
       'a role you do not hold',
       403,
       'union-supervisor',
-      { name: 'x', agency: 'hr', region: REGION, roles: ['chair'] },
+      { name: 'x', agency: 'union', region: REGION, roles: ['chair'] },
     ],
     ['an unknown agency', 400, 'union-supervisor', { name: 'x', agency: 'police', region: REGION }],
-    ['an empty name', 400, 'union-supervisor', { name: ' ', agency: 'hr', region: REGION }],
-    ['a bad region', 400, 'union-supervisor', { name: 'x', agency: 'hr', region: 'Harbin!' }],
+    ['an empty name', 400, 'union-supervisor', { name: ' ', agency: 'union', region: REGION }],
+    ['a bad region', 400, 'union-supervisor', { name: 'x', agency: 'union', region: 'Harbin!' }],
     [
       'an unknown role',
       400,
       'union-supervisor',
-      { name: 'x', agency: 'hr', region: REGION, roles: ['king'] },
+      { name: 'x', agency: 'union', region: REGION, roles: ['king'] },
     ],
-    ['an unknown field', 400, 'union-supervisor', { name: 'x', agency: 'hr', region: REGION, secret: 'x' }],
+    ['an unknown field', 400, 'union-supervisor', { name: 'x', region: REGION, secret: 'x' }],
   ])('creating a key with %s → %i', async (_label, status, who, body) => {
     const res = await stack.http('POST', '/v1/api-keys', { token: as(who), body });
     expect(res.status).toBe(status);
