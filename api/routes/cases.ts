@@ -14,12 +14,15 @@ import { caseWorkflowId, householdKey } from '../households';
 import { idempotent, updateIdFor } from '../middleware/idempotency';
 import { registerPath, registerSchema } from '../openapi';
 import {
+  ACTIVE_TASK_STATUSES,
   IdParamsSchema,
   TaskSummarySchema,
   canSeeTask,
+  caseReferrals,
   parse,
   principalOf,
   taskSummary,
+  tasksSeenOnCase,
   visibleCase,
 } from './shared';
 
@@ -65,7 +68,12 @@ export const CaseDetailSchema = registerSchema(
     id: z.string(),
     stage: z.string(),
     tier: z.string().nullable(),
-    causes: z.array(z.string()),
+    causes: z
+      .array(z.string())
+      .optional()
+      .describe(
+        'hardship causes (health data): for the union and coordinators only, and the read is audited',
+      ),
     regionCode: z.string(),
     headName: z.string(),
     idNumberMasked: z.string(),
@@ -75,7 +83,9 @@ export const CaseDetailSchema = registerSchema(
     endedAt: z.string().nullable(),
     onHold: z.boolean(),
     policyVersion: z.string(),
-    openTasks: z.array(TaskSummarySchema),
+    openTasks: z
+      .array(TaskSummarySchema)
+      .describe("open tasks: every agency's for the union and coordinators, else yours"),
     timeline: z.array(
       z.object({
         at: z.string(),
@@ -108,7 +118,7 @@ registerPath({
   method: 'get',
   path: '/v1/cases/:id',
   summary:
-    'A case: stage, open tasks and timeline (union and coordinators in region; other agencies once involved)',
+    'A case: stage, open tasks and timeline (union and coordinators in region; another agency only its own part, while it has open work on the case)',
   tags: ['cases'],
   params: IdParamsSchema,
   responses: { 200: { description: 'The case', schema: CaseDetailSchema } },
@@ -191,23 +201,54 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
   });
 
   r.get('/cases/:id', async (req, res) => {
+    const p = principalOf(req);
     const { id } = parse(IdParamsSchema, req.params, ['params']);
-    const c = await visibleCase(db, principalOf(req), id);
+    const { case: c, whole } = await visibleCase(db, p, id);
+    // Another agency's part of the case: its own tasks (open or done), its referrals' workflows, and
+    // what its own people did.
+    const ownPart = async () => {
+      const own = await db.caseTask.findMany({
+        where: { caseId: c.id, agency: p.agency },
+        select: { id: true },
+      });
+      const referrals = caseReferrals(c.summary).filter((x) => x.agency === p.agency);
+      return {
+        OR: [
+          { agency: p.agency },
+          { taskId: { in: own.map((t) => t.id) } },
+          { workflowId: { in: referrals.map((x) => x.id) } },
+        ],
+      };
+    };
     const [tasks, events] = await Promise.all([
       db.caseTask.findMany({
-        where: { caseId: c.id, status: { in: ['open', 'awaiting_correction'] } },
+        where: {
+          caseId: c.id,
+          status: { in: ACTIVE_TASK_STATUSES },
+          ...(whole ? {} : { agency: p.agency }),
+        },
         orderBy: [{ dueAt: 'asc' }, { id: 'asc' }],
       }),
       db.caseEvent.findMany({
-        where: { caseId: c.id },
+        where: { caseId: c.id, ...(whole ? {} : await ownPart()) },
         orderBy: [{ at: 'asc' }, { workflowId: 'asc' }, { seq: 'asc' }],
       }),
     ]);
+    const causes = whole ? c.causes : undefined;
+    if (causes?.length)
+      await auditSafely(db, {
+        caseId: c.id,
+        principal: p,
+        action: 'case.read_sensitive',
+        target: c.id,
+        requestId: req.requestId,
+        data: { fields: ['causes'] },
+      });
     res.json({
       id: c.id,
       stage: c.stage,
       tier: c.tier,
-      causes: c.causes,
+      ...(causes ? { causes } : {}),
       regionCode: c.regionCode,
       headName: c.headName,
       idNumberMasked: c.idNumberMasked,
@@ -231,7 +272,7 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
   r.post('/cases/:id/actions', idempotent(), async (req, res) => {
     const p = principalOf(req);
     const { id } = parse(IdParamsSchema, req.params, ['params']);
-    const c = await visibleCase(db, p, id);
+    const { case: c, whole } = await visibleCase(db, p, id);
     const command = parse(ActionSchema, req.body, ['body']);
     if (command.action === 'addReferral')
       throw new Problem(400, 'invalid_input', 'referrals are made with POST /v1/referrals', [
@@ -271,7 +312,7 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
       tier: view.tier,
       fileNumber: view.fileNumber,
       onHold: view.onHold,
-      openTasks: view.openTasks,
+      openTasks: tasksSeenOnCase(p, whole, view.openTasks),
     });
   });
 

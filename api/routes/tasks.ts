@@ -76,7 +76,9 @@ export const CompletionResultSchema = registerSchema(
     taskId: z.string(),
     caseId: z.string(),
     stage: z.string().describe('the case stage after the completion'),
-    nextTasks: z.array(NextTaskSchema).describe('open tasks of the workflow that hosted the task'),
+    nextTasks: z
+      .array(NextTaskSchema)
+      .describe("your agency's open tasks on the workflow that hosted the task (least privilege)"),
     referral: z
       .object({ referralId: z.string(), measure: z.string(), agency: z.string(), status: z.string() })
       .optional(),
@@ -340,7 +342,12 @@ export function taskRoutes({ db, client }: AppDeps): Router {
     try {
       if (task.workflowId === c.workflowId) {
         const view = await handle.executeUpdate(completeTask, { ...input, args: [...input.args] });
-        result = { taskId: task.id, caseId: c.id, stage: view.stage, nextTasks: view.openTasks };
+        result = {
+          taskId: task.id,
+          caseId: c.id,
+          stage: view.stage,
+          nextTasks: view.openTasks.filter((t) => t.agency === p.agency),
+        };
       } else {
         // A referral's task: the case learns the outcome by signal, so its stage is read afterwards.
         const view = await handle.executeUpdate(completeReferralTask, { ...input, args: [...input.args] });

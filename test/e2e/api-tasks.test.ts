@@ -1,6 +1,13 @@
 import { forms } from '../support/fixtures';
 import { eventually, startStack, type Stack } from '../support/stack';
-import { REGION, caseAwaitingSignOff, claimsOf, referCase, referralBody } from './api-helpers';
+import {
+  REGION,
+  caseAwaitingSignOff,
+  caseWithHousingReferral,
+  claimsOf,
+  referCase,
+  referralBody,
+} from './api-helpers';
 
 /** The agency task API through HTTP → Temporal dev server → PostgreSQL: inbox, detail, actions. */
 let stack: Stack;
@@ -321,10 +328,11 @@ describe('POST /v1/tasks/:id/complete', () => {
     });
     expect(done.status).toBe(200);
     expect(done.body).toMatchObject({ taskId: task.id, caseId, stage: 'comparison' });
-    expect(done.body.nextTasks.map((t: any) => t.type).sort()).toEqual([
-      'dataComparisonCivil',
-      'dataComparisonHr',
-    ]);
+    // Next tasks are the caller's agency's only: the comparisons belong to civil affairs and HR.
+    expect(done.body.nextTasks).toEqual([]);
+    expect(
+      (await stack.db.caseTask.findMany({ where: { caseId, status: 'open' } })).map((t) => t.type).sort(),
+    ).toEqual(['dataComparisonCivil', 'dataComparisonHr']);
     const again = await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
       token: as('union-staff'),
       body: intakeForm,
@@ -347,6 +355,8 @@ describe('POST /v1/tasks/:id/complete', () => {
     });
     expect(civil.status).toBe(200);
     expect(civil.body.stage).toBe('comparison');
+    // HR's comparison is still open, but it is not civil affairs' business.
+    expect(civil.body.nextTasks).toEqual([]);
   });
 
   test('the same Idempotency-Key completes once and replays; another body → 422; in flight → 409', async () => {
@@ -433,26 +443,8 @@ describe('POST /v1/tasks/:id/complete', () => {
   });
 
   test("a referral task is completed on the referral's workflow; the payment approver is never its preparer", async () => {
-    const { caseId, task } = await caseAwaitingSignOff(stack);
-    await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
-      token: as('union-chair'),
-      body: { type: 'chairSignOff', form: forms.sign },
-    });
-    const plan = await eventually(() =>
-      stack.db.caseTask.findFirst({ where: { caseId, type: 'assistancePlan', status: 'open' } }),
-    );
-    const planned = await stack.http('POST', `/v1/tasks/${plan.id}/complete`, {
-      token: as('union-staff'),
-      body: {
-        type: 'assistancePlan',
-        form: { route: 'assist', measures: ['public_rental_housing', 'union_living_aid'] },
-      },
-    });
-    expect(planned.status).toBe(200);
-    expect(planned.body.stage).toBe('assisting');
-    const acceptance = await eventually(() =>
-      stack.db.caseTask.findFirst({ where: { caseId, type: 'referralAcceptance', agency: 'housing' } }),
-    );
+    const { caseId, planned, acceptance } = await caseWithHousingReferral(stack);
+    expect(planned.stage).toBe('assisting');
     const accepted = await stack.http('POST', `/v1/tasks/${acceptance.id}/complete`, {
       token: as('housing-staff'),
       body: { type: 'referralAcceptance', form: { decision: 'accept' } },
@@ -616,6 +608,33 @@ describe('cases', () => {
     expect(JSON.stringify(res.body)).not.toContain(idNumber);
     const coordinator = await stack.http('GET', `/v1/cases/${caseId}`, { token: as('city-coordinator') });
     expect(coordinator.status).toBe(200);
+  });
+
+  test('another agency sees only its own part of a case, only while it has open work there', async () => {
+    const { caseId, acceptance } = await caseWithHousingReferral(stack);
+    const union = await stack.http('GET', `/v1/cases/${caseId}`, { token: as('union-staff') });
+    expect(union.body.causes).toEqual(['illness']);
+    expect(union.body.openTasks.map((t: any) => t.agency)).toContain('housing');
+    const housing = await stack.http('GET', `/v1/cases/${caseId}`, { token: as('housing-staff') });
+    expect(housing.status).toBe(200);
+    expect(housing.body).not.toHaveProperty('causes');
+    expect(housing.body.openTasks.map((t: any) => t.id)).toEqual([acceptance.id]);
+    expect(new Set(housing.body.timeline.map((e: any) => e.taskId))).toEqual(new Set([acceptance.id]));
+    expect(housing.body.timeline.map((e: any) => e.type)).not.toContain('case.filed');
+    // Medical insurance has nothing here; civil affairs and HR compared the data long ago.
+    for (const who of ['medical-insurance-staff', 'civil-affairs-staff', 'hr-staff'])
+      expect((await stack.http('GET', `/v1/cases/${caseId}`, { token: as(who) })).status).toBe(404);
+    // Housing declines: its work is done and the case is absent to it again.
+    const declined = await stack.http('POST', `/v1/tasks/${acceptance.id}/complete`, {
+      token: as('housing-staff'),
+      body: { type: 'referralAcceptance', form: { decision: 'decline', reasonCode: 'quota_exhausted' } },
+    });
+    expect(declined.status).toBe(200);
+    expect(declined.body.nextTasks).toEqual([]);
+    expect((await stack.http('GET', `/v1/cases/${caseId}`, { token: as('housing-staff') })).status).toBe(404);
+    // The union's read carried health data (causes): audited.
+    const reads = await stack.db.auditEntry.findMany({ where: { caseId, action: 'case.read_sensitive' } });
+    expect(reads.map((r) => [r.actor, r.data])).toEqual([['union-staff', { fields: ['causes'] }]]);
   });
 
   test('POST /v1/cases/:id/actions: the workflow decides; errors map to problems; writes are audited', async () => {
