@@ -118,15 +118,21 @@ export async function visibleCase(db: Db, p: Principal, id: string) {
   const absent = () => new Problem(404, 'case_not_found', `no case ${id} in your region`);
   if (!c || !regionWithin(c.regionCode, p.region)) throw absent();
   if (seesWholeCases(p)) return { case: c, whole: true };
-  const openReferral = caseReferrals(c.summary).some(
-    (r) => r.agency === p.agency && ACTIVE_REFERRAL_STATUSES.has(r.status),
+  const mine = await db.caseTask.findMany({
+    where: { caseId: c.id, agency: p.agency },
+    select: { workflowId: true, status: true },
+  });
+  const openTask = mine.some((t) => ACTIVE_TASK_STATUSES.includes(t.status));
+  // A referral keeps a task open while it is undecided or being worked; the one moment it has none
+  // is just after it was sent, before its acceptance task reaches the read model. (The case's own
+  // summary of the referral is updated by signal, later than the referral's tasks: not used alone.)
+  const justReferred = caseReferrals(c.summary).some(
+    (r) =>
+      r.agency === p.agency &&
+      ACTIVE_REFERRAL_STATUSES.has(r.status) &&
+      !mine.some((t) => t.workflowId === r.id),
   );
-  const openTask =
-    openReferral ||
-    (await db.caseTask.count({
-      where: { caseId: c.id, agency: p.agency, status: { in: ACTIVE_TASK_STATUSES } },
-    })) > 0;
-  if (!openTask) throw absent();
+  if (!openTask && !justReferred) throw absent();
   return { case: c, whole: false };
 }
 
