@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { AgencyCodeSchema, RegionCodeSchema, RoleSchema, regionWithin } from '../../domain/agencies';
 import type { AppDeps } from '../app';
-import { auditSafely } from '../audit';
+import { auditedDbChange } from '../audit';
 import { createApiKey, type Principal } from '../auth';
 import { Problem } from '../errors';
 import { idempotent } from '../middleware/idempotency';
@@ -50,7 +50,7 @@ registerPath({
   body: ApiKeyCreateSchema,
   idempotent: true,
   responses: { 201: { description: 'The key, shown this once', schema: ApiKeyCreatedSchema } },
-  problems: [400, 403, 422],
+  problems: [400, 403, 422, 503],
 });
 registerPath({
   method: 'get',
@@ -68,7 +68,7 @@ registerPath({
   tags: ['api-keys'],
   params: IdParamsSchema,
   responses: { 200: { description: 'The revoked key', schema: ApiKeyInfoSchema } },
-  problems: [403, 404],
+  problems: [403, 404, 503],
 });
 
 type Row = {
@@ -137,15 +137,21 @@ export function apiKeyRoutes({ db }: AppDeps): Router {
     const extra = body.roles.filter((role) => role !== 'staff' && !p.roles.includes(role));
     if (extra.length)
       throw new Problem(403, 'forbidden', `you cannot grant roles you do not hold: ${extra.join(', ')}`);
-    const { id, key } = await createApiKey(db, { ...body, agency, createdBy: p.sub });
-    const row = await db.apiKey.findUniqueOrThrow({ where: { id } });
-    await auditSafely(db, {
-      principal: p,
-      action: 'api_key.create',
-      target: id,
-      requestId: req.requestId,
-      data: { name: body.name, agency, region: body.region, roles: body.roles },
-    });
+    // The key and its audit entry commit together, or neither does (503 if the trail is down).
+    const { row, key } = await auditedDbChange(
+      db,
+      async (tx) => {
+        const made = await createApiKey(tx, { ...body, agency, createdBy: p.sub });
+        return { key: made.key, row: await tx.apiKey.findUniqueOrThrow({ where: { id: made.id } }) };
+      },
+      ({ row }) => ({
+        principal: p,
+        action: 'api_key.create',
+        target: row.id,
+        requestId: req.requestId,
+        data: { name: body.name, agency, region: body.region, roles: body.roles },
+      }),
+    );
     res.status(201).json({ ...view(row), key });
   });
 
@@ -170,9 +176,11 @@ export function apiKeyRoutes({ db }: AppDeps): Router {
       throw new Problem(404, 'api_key_not_found', `no API key ${id} of yours in your region`);
     const revoked = row.revokedAt
       ? row
-      : await db.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
-    if (!row.revokedAt)
-      await auditSafely(db, { principal: p, action: 'api_key.revoke', target: id, requestId: req.requestId });
+      : await auditedDbChange(
+          db,
+          (tx) => tx.apiKey.update({ where: { id }, data: { revokedAt: new Date() } }),
+          () => ({ principal: p, action: 'api_key.revoke', target: id, requestId: req.requestId }),
+        );
     res.json(view(revoked));
   });
 

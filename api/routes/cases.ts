@@ -7,7 +7,7 @@ import { regionWithin } from '../../domain/agencies';
 import { ActionSchema, HouseholdSchema, ReferralSchema } from '../../domain/journey/state';
 import { act, householdCase } from '../../workflows/householdCase';
 import type { AppDeps } from '../app';
-import { auditSafely } from '../audit';
+import { auditOrRefuse, auditSafely, auditedChange } from '../audit';
 import { actorOf } from '../auth';
 import { Problem, problemFromFailure } from '../errors';
 import { caseWorkflowId, householdKey } from '../households';
@@ -122,7 +122,7 @@ registerPath({
   tags: ['cases'],
   params: IdParamsSchema,
   responses: { 200: { description: 'The case', schema: CaseDetailSchema } },
-  problems: [404],
+  problems: [404, 503],
 });
 registerPath({
   method: 'post',
@@ -135,7 +135,7 @@ registerPath({
   body: ActionSchema,
   idempotent: true,
   responses: { 200: { description: 'The case after the action', schema: CaseActionResultSchema } },
-  problems: [400, 403, 404, 409, 422],
+  problems: [400, 403, 404, 409, 422, 503],
 });
 
 /** Supervisory task actions: a coordinator (or the owning agency's supervisor) may take them on any task. */
@@ -235,8 +235,9 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
       }),
     ]);
     const causes = whole ? c.causes : undefined;
+    // Audited before the data leaves: if the trail cannot be written, nothing is released (503).
     if (causes?.length)
-      await auditSafely(db, {
+      await auditOrRefuse(db, {
         caseId: c.id,
         principal: p,
         action: 'case.read_sensitive',
@@ -291,21 +292,27 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
     }
     let view;
     try {
-      view = await client.workflow.getHandle(c.workflowId).executeUpdate(act, {
-        args: [{ actor: actorOf(p), command }],
-        updateId: updateIdFor(req, `case:${c.id}`),
-      });
+      view = await auditedChange(
+        db,
+        {
+          caseId: c.id,
+          principal: p,
+          action: `case.${command.action}`,
+          target: 'taskId' in command ? (command.taskId ?? c.id) : c.id,
+          requestId: req.requestId,
+          workflowId: c.workflowId,
+          data: command as unknown as Record<string, unknown>,
+        },
+        () =>
+          client.workflow.getHandle(c.workflowId).executeUpdate(act, {
+            args: [{ actor: actorOf(p), command }],
+            updateId: updateIdFor(req, `case:${c.id}`),
+          }),
+        (v) => ({ stage: v.stage }),
+      );
     } catch (err) {
       throw problemFromFailure(err) ?? err;
     }
-    await auditSafely(db, {
-      caseId: c.id,
-      principal: p,
-      action: `case.${command.action}`,
-      target: 'taskId' in command ? (command.taskId ?? c.id) : c.id,
-      requestId: req.requestId,
-      data: command as unknown as Record<string, unknown>,
-    });
     res.json({
       caseId: view.caseId,
       stage: view.stage,

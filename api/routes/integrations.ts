@@ -15,7 +15,7 @@ import {
 } from '../../workflows/webhookDelivery';
 import { ensureWebhookDispatcher } from '../integrations/dispatcher';
 import type { AppDeps } from '../app';
-import { audit, auditSafely, canonicalJson } from '../audit';
+import { audit, auditOrRefuse, auditSafely, canonicalJson } from '../audit';
 import { actorOf, type Principal } from '../auth';
 import { Problem, problemFromFailure } from '../errors';
 import { householdKey } from '../households';
@@ -564,7 +564,7 @@ export function integrationRoutes({ db, client, config }: AppDeps): Router {
       items
         .filter((i) => 'idNumber' in i.household)
         .map((i) =>
-          auditSafely(db, {
+          auditOrRefuse(db, {
             caseId: i.caseId,
             principal: p,
             action: 'task.read_sensitive',

@@ -8,7 +8,7 @@ import type { Prisma } from '../../generated/prisma/client';
 import { act, completeTask } from '../../workflows/householdCase';
 import { completeReferralTask, referralAct } from '../../workflows/agencyReferral';
 import type { AppDeps } from '../app';
-import { auditSafely } from '../audit';
+import { auditOrRefuse, auditedChange } from '../audit';
 import { actorOf } from '../auth';
 import { Problem, problemFromFailure } from '../errors';
 import { idempotent, updateIdFor } from '../middleware/idempotency';
@@ -180,7 +180,7 @@ registerPath({
   tags: ['tasks'],
   params: IdParamsSchema,
   responses: { 200: { description: 'The task', schema: TaskDetailSchema } },
-  problems: [404],
+  problems: [404, 503],
 });
 registerPath({
   method: 'post',
@@ -191,7 +191,7 @@ registerPath({
   body: TaskCompletionSchema,
   idempotent: true,
   responses: { 200: { description: 'The case stage and next tasks', schema: CompletionResultSchema } },
-  problems: [400, 403, 404, 409, 422],
+  problems: [400, 403, 404, 409, 422, 503],
 });
 for (const [action, summary, body] of [
   ['claim', 'Claim a task (assign it to yourself)', EmptySchema],
@@ -210,7 +210,7 @@ for (const [action, summary, body] of [
     body,
     idempotent: true,
     responses: { 200: { description: 'The task after the action', schema: TaskActionResultSchema } },
-    problems: [400, 403, 404, 409, 422],
+    problems: [400, 403, 404, 409, 422, 503],
   });
 
 export function taskRoutes({ db, client }: AppDeps): Router {
@@ -267,8 +267,9 @@ export function taskRoutes({ db, client }: AppDeps): Router {
     const context = asRecord(task.context);
     const facts = factsFor(task.type as TaskType, asRecord(c.facts), asRecord(c.summary), context);
     const released = Object.keys(facts).filter((k) => SENSITIVE.has(k) && facts[k] != null);
+    // Audited before the data leaves: if the trail cannot be written, nothing is released (503).
     if (released.length)
-      await auditSafely(db, {
+      await auditOrRefuse(db, {
         caseId: c.id,
         principal: p,
         action: 'task.read_sensitive',
@@ -338,49 +339,55 @@ export function taskRoutes({ db, client }: AppDeps): Router {
       args: [{ taskId: task.id, actor: actorOf(p), completion }] as const,
       updateId: updateIdFor(req, `complete:${task.id}`),
     };
-    let result: z.infer<typeof CompletionResultSchema>;
-    try {
+    const complete = async (): Promise<z.infer<typeof CompletionResultSchema>> => {
       if (task.workflowId === c.workflowId) {
         const view = await handle.executeUpdate(completeTask, { ...input, args: [...input.args] });
-        result = {
+        return {
           taskId: task.id,
           caseId: c.id,
           stage: view.stage,
           nextTasks: view.openTasks.filter((t) => t.agency === p.agency),
         };
-      } else {
-        // A referral's task: the case learns the outcome by signal, so its stage is read afterwards.
-        const view = await handle.executeUpdate(completeReferralTask, { ...input, args: [...input.args] });
-        const after = await db.householdCase.findUniqueOrThrow({ where: { id: c.id } });
-        result = {
-          taskId: task.id,
-          caseId: c.id,
-          stage: after.stage,
-          nextTasks: view.openTasks.map((t) => ({ ...t, agency: view.agency })),
-          referral: {
-            referralId: view.referralId,
-            measure: view.measure,
-            agency: view.agency,
-            status: view.status,
-          },
-        };
       }
+      // A referral's task: the case learns the outcome by signal, so its stage is read afterwards.
+      const view = await handle.executeUpdate(completeReferralTask, { ...input, args: [...input.args] });
+      const after = await db.householdCase.findUniqueOrThrow({ where: { id: c.id } });
+      return {
+        taskId: task.id,
+        caseId: c.id,
+        stage: after.stage,
+        nextTasks: view.openTasks.map((t) => ({ ...t, agency: view.agency })),
+        referral: {
+          referralId: view.referralId,
+          measure: view.measure,
+          agency: view.agency,
+          status: view.status,
+        },
+      };
+    };
+    let result: z.infer<typeof CompletionResultSchema>;
+    try {
+      result = await auditedChange(
+        db,
+        {
+          caseId: c.id,
+          principal: p,
+          action: 'task.complete',
+          target: task.id,
+          requestId: req.requestId,
+          workflowId: task.workflowId,
+          // The form itself holds personal data; the audit keeps its digest.
+          data: {
+            type: task.type,
+            formSha256: crypto.createHash('sha256').update(JSON.stringify(completion.form)).digest('hex'),
+          },
+        },
+        complete,
+        (r) => ({ stage: r.stage }),
+      );
     } catch (err) {
       return failure(err, task.id);
     }
-    await auditSafely(db, {
-      caseId: c.id,
-      principal: p,
-      action: 'task.complete',
-      target: task.id,
-      requestId: req.requestId,
-      // The form itself holds personal data; the audit keeps its digest.
-      data: {
-        type: task.type,
-        formSha256: crypto.createHash('sha256').update(JSON.stringify(completion.form)).digest('hex'),
-        stage: result.stage,
-      },
-    });
     res.json(result);
   });
 
@@ -433,11 +440,24 @@ export function taskRoutes({ db, client }: AppDeps): Router {
         args: [{ actor: actorOf(p), command }] as [never],
         updateId: updateIdFor(req, `${name}:${task.id}`),
       };
+      const onCase = (await db.householdCase.findUniqueOrThrow({ where: { id: task.caseId } })).workflowId;
       try {
-        const c = await db.householdCase.findUniqueOrThrow({ where: { id: task.caseId } });
-        await (task.workflowId === c.workflowId
-          ? handle.executeUpdate(act, update)
-          : handle.executeUpdate(referralAct, update));
+        await auditedChange(
+          db,
+          {
+            caseId: task.caseId,
+            principal: p,
+            action: `task.${name}`,
+            target: task.id,
+            requestId: req.requestId,
+            workflowId: task.workflowId,
+            data: body as Record<string, unknown>,
+          },
+          async () =>
+            void (await (task.workflowId === onCase
+              ? handle.executeUpdate(act, update)
+              : handle.executeUpdate(referralAct, update))),
+        );
       } catch (err) {
         return failure(err, task.id);
       }
@@ -446,14 +466,6 @@ export function taskRoutes({ db, client }: AppDeps): Router {
         db.caseTask.findUniqueOrThrow({ where: { id: task.id } }),
         db.householdCase.findUniqueOrThrow({ where: { id: task.caseId } }),
       ]);
-      await auditSafely(db, {
-        caseId: task.caseId,
-        principal: p,
-        action: `task.${name}`,
-        target: task.id,
-        requestId: req.requestId,
-        data: body as Record<string, unknown>,
-      });
       res.json({ task: taskSummary(after), caseId: c.id, stage: c.stage });
     });
   }

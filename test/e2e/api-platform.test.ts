@@ -356,19 +356,26 @@ describe('audit trail', () => {
     await stack.http('GET', `/v1/tasks/${task.id}`, { token });
     await stack.http('POST', `/v1/tasks/${task.id}/release`, { token });
     const entries = await stack.db.auditEntry.findMany({ where: { chain: caseId }, orderBy: { seq: 'asc' } });
-    expect(entries.map((e) => e.action)).toEqual([
+    // A change is recorded as an attempt before its Update and the outcome after it.
+    expect(
+      entries.map((e) => [e.action, (e.data as { phase?: string }).phase].filter(Boolean).join(':')),
+    ).toEqual([
       'referral.create',
-      'task.claim',
-      'task.comment',
+      'task.claim:attempt',
+      'task.claim:applied',
+      'task.comment:attempt',
+      'task.comment:applied',
       'task.read_sensitive',
-      'task.release',
+      'task.release:attempt',
+      'task.release:applied',
     ]);
-    expect(entries.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(entries.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(entries[2]!.data).toEqual({ phase: 'applied', attemptSeq: 2 });
     for (let i = 1; i < entries.length; i++) expect(entries[i]!.prevHash).toBe(entries[i - 1]!.hash);
     expect((await verifyAuditChains(stack.db, [caseId])).problems).toEqual([]);
     const ok = await verifyScript(caseId);
     expect(ok.code).toBe(0);
-    expect(ok.out).toContain('audit trail intact: 1 chains, 5 entries');
+    expect(ok.out).toContain('audit trail intact: 1 chains, 8 entries');
 
     // Edit one entry's content.
     await stack.db.$executeRawUnsafe(

@@ -675,7 +675,18 @@ describe('cases', () => {
     expect(unknown.body.errors).toEqual([
       expect.objectContaining({ path: 'body.action', code: 'invalid_union' }),
     ]);
+    // Every change the workflow was asked for is audited, refused or applied; a 400 never got that far.
     const audits = await stack.db.auditEntry.findMany({ where: { caseId }, orderBy: { seq: 'asc' } });
-    expect(audits.map((a) => a.action)).toEqual(['referral.create', 'case.hold']);
+    expect(audits.map((a) => [a.actor, a.action, (a.data as any).phase, (a.data as any).code])).toEqual([
+      ['union-staff', 'referral.create', undefined, undefined],
+      ['union-staff', 'case.hold', 'attempt', undefined],
+      ['union-staff', 'case.hold', 'refused', 'forbidden'],
+      ['city-coordinator', 'case.hold', 'attempt', undefined],
+      ['city-coordinator', 'case.hold', 'applied', undefined],
+      ['city-coordinator', 'case.hold', 'attempt', undefined],
+      ['city-coordinator', 'case.hold', 'refused', 'already_on_hold'],
+      ['union-staff', 'case.raiseObjection', 'attempt', undefined],
+      ['union-staff', 'case.raiseObjection', 'refused', 'not_in_public_notice'],
+    ]);
   });
 });
