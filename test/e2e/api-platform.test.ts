@@ -271,14 +271,51 @@ describe('errors and request IDs', () => {
     });
   });
 
-  test('malformed JSON is a 400 problem', async () => {
-    const res = await stack.http('POST', '/v1/referrals', {
+  test.each([
+    ['a malformed URL encoding', 'GET', '/v1/tasks/%E0%A4%A', {}, undefined, 400, 'invalid_url_encoding'],
+    ['malformed JSON', 'POST', '/v1/referrals', {}, '{"household":', 400, 'invalid_json'],
+    [
+      'an unsupported charset',
+      'POST',
+      '/v1/referrals',
+      { 'content-type': 'application/json; charset=iso-8859-1' },
+      '{}',
+      415,
+      'unsupported_charset',
+    ],
+    [
+      'an unknown content encoding',
+      'POST',
+      '/v1/referrals',
+      { 'content-encoding': 'x-squeeze' },
+      '{}',
+      415,
+      'unsupported_content_encoding',
+    ],
+    [
+      'a body over 1 MB',
+      'POST',
+      '/v1/referrals',
+      {},
+      `{"note":"${'x'.repeat(1_100_000)}"}`,
+      413,
+      'body_too_large',
+    ],
+  ])('%s → a 4xx problem, not a 500 (%s %s)', async (_label, method, path, headers, body, status, code) => {
+    const res = await stack.http(method, path, {
       token: as('union-staff'),
-      body: '{"household":',
-      headers: { 'content-type': 'application/json' },
+      body,
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
     });
-    expect(res.status).toBe(400);
-    expect(res.body.type).toBe('/problems/invalid_json');
+    expect(res.status).toBe(status);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({
+      type: `/problems/${code}`,
+      status,
+      detail: expect.any(String),
+      requestId: res.headers.get('x-request-id'),
+    });
+    expect(JSON.stringify(res.body)).not.toMatch(/\bat .*\.(ts|js):\d+|node_modules/);
   });
 
   test('an internal failure is a 500 problem with the request ID and no stack trace', async () => {
