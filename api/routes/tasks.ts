@@ -4,13 +4,13 @@ import { z } from 'zod';
 import { RegionCodeSchema, regionWithin } from '../../domain/agencies';
 import type { Action } from '../../domain/journey/state';
 import { TaskCompletionSchema, TaskTypeSchema, taskTypeInfo, type TaskType } from '../../domain/taskTypes';
-import type { Prisma } from '../../generated/prisma/client';
 import { act, completeTask } from '../../workflows/householdCase';
 import { completeReferralTask, referralAct } from '../../workflows/agencyReferral';
 import type { AppDeps } from '../app';
 import { auditOrRefuse, auditedChange } from '../audit';
 import { actorOf } from '../auth';
 import { Problem, problemFromFailure } from '../errors';
+import { inboxPage } from '../inbox';
 import { idempotent, updateIdFor } from '../middleware/idempotency';
 import { registerPath, registerSchema } from '../openapi';
 import {
@@ -158,11 +158,6 @@ function decodeCursor(cursor: string): { dueAt: Date; id: string } {
   }
 }
 
-/** Region subtree as an index-friendly prefix condition (`region` itself or `region/...`). */
-function inRegion(region: string): Prisma.CaseTaskWhereInput {
-  return { OR: [{ regionCode: region }, { regionCode: { startsWith: `${region}/` } }] };
-}
-
 registerPath({
   method: 'get',
   path: '/v1/tasks',
@@ -222,34 +217,22 @@ export function taskRoutes({ db, client }: AppDeps): Router {
     if (q.region && !regionWithin(q.region, p.region))
       throw new Problem(403, 'region_out_of_scope', `region ${q.region} is outside your region ${p.region}`);
     const now = new Date();
-    const where: Prisma.CaseTaskWhereInput = {
-      agency: p.agency,
-      status: q.status,
-      ...(q.type ? { type: q.type } : {}),
-      ...(q.caseId ? { caseId: q.caseId } : {}),
-      ...(q.assignee
-        ? { assignee: q.assignee === 'me' ? p.sub : q.assignee === 'none' ? null : q.assignee }
-        : {}),
-      AND: [
-        inRegion(q.region ?? p.region),
-        ...(q.dueBefore ? [{ dueAt: { lt: new Date(q.dueBefore) } }] : []),
-        ...(q.overdue === true ? [{ status: 'open', dueAt: { lt: now } }] : []),
-        ...(q.overdue === false ? [{ dueAt: { gte: now } }] : []),
-      ],
-    };
-    const after = q.cursor ? decodeCursor(q.cursor) : undefined;
-    const page: Prisma.CaseTaskWhereInput = after
-      ? {
-          AND: [
-            where,
-            { OR: [{ dueAt: { gt: after.dueAt } }, { dueAt: after.dueAt, id: { gt: after.id } }] },
-          ],
-        }
-      : where;
-    const [rows, total] = await Promise.all([
-      db.caseTask.findMany({ where: page, orderBy: [{ dueAt: 'asc' }, { id: 'asc' }], take: q.limit + 1 }),
-      db.caseTask.count({ where }),
-    ]);
+    const { rows, total } = await inboxPage(
+      db,
+      {
+        agency: p.agency,
+        status: q.status,
+        region: q.region ?? p.region,
+        type: q.type,
+        caseId: q.caseId,
+        assignee: q.assignee === 'me' ? p.sub : q.assignee === 'none' ? null : q.assignee,
+        dueBefore: q.dueBefore ? new Date(q.dueBefore) : undefined,
+        overdue: q.overdue,
+        now,
+      },
+      q.cursor ? decodeCursor(q.cursor) : undefined,
+      q.limit + 1,
+    );
     const items = rows.slice(0, q.limit);
     res.json({
       items: items.map((t) => taskSummary(t, now.getTime())),

@@ -124,6 +124,64 @@ describe('GET /v1/tasks (inbox)', () => {
     for (const c of cases) expect(seen.map((t) => t.id)).toContain(c.task.id);
   });
 
+  test('many tasks due at the same instant page through with none skipped or repeated, the cursor stable while tasks are added', async () => {
+    // Read-model rows only (the inbox reads nothing else), in a region of their own.
+    const region = 'hl/paging';
+    const due = new Date(Date.now() + 3 * 24 * 3600_000);
+    const at = (ms: number) => new Date(due.getTime() + ms);
+    const row = (id: string, dueAt: Date) => ({
+      id,
+      caseId: 'paging-case',
+      workflowId: 'paging-wf',
+      type: 'dataComparisonHr',
+      agency: 'hr',
+      regionCode: `${region}/street-${id.length % 3}`,
+      status: 'open',
+      createdAt: new Date(),
+      dueAt,
+      context: {},
+    });
+    const ids = Array.from({ length: 23 }, (_, i) => `pg-${String((i * 7919) % 100).padStart(2, '0')}-${i}`);
+    await stack.db.caseTask.createMany({
+      data: [...ids.map((id) => row(id, due)), row('pg-early', at(-1)), row('pg-late', at(1))],
+    });
+    const token = stack.token({ sub: 'hr-pager', agency: 'hr', roles: ['staff'], region });
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    const added: Record<'ahead' | 'behind', string[]> = { ahead: [], behind: [] };
+    do {
+      const page = await stack.http('GET', `/v1/tasks?limit=4${cursor ? `&cursor=${cursor}` : ''}`, {
+        token,
+      });
+      expect(page.status).toBe(200);
+      seen.push(...page.body.items.map((t: { id: string }) => t.id));
+      cursor = page.body.nextCursor;
+      pages++;
+      // Others' work lands while this one pages: at the same instant on either side of the cursor,
+      // and earlier or later. Only what sorts after the cursor may still appear.
+      if (pages === 2) {
+        const last = seen[seen.length - 1]!;
+        const mk = (id: string, dueAt: Date, where: 'ahead' | 'behind') => (
+          added[where].push(id),
+          row(id, dueAt)
+        );
+        await stack.db.caseTask.createMany({
+          data: [
+            mk(`${last}-a`, due, 'ahead'),
+            mk('pg-00', due, 'behind'),
+            mk('pg-earlier', at(-60_000), 'behind'),
+            mk('pg-later', at(60_000), 'ahead'),
+          ],
+        });
+      }
+    } while (cursor);
+    const expected = ['pg-early', ...[...ids, ...added.ahead.slice(0, 1)].sort(), 'pg-late', 'pg-later'];
+    expect(seen).toEqual(expected);
+    for (const id of added.behind) expect(seen).not.toContain(id);
+    expect(pages).toBe(Math.ceil(expected.length / 4));
+  });
+
   test('filters: case, assignee, due before, overdue, region, status', async () => {
     const [c1] = cases;
     const q = async (qs: string, who = 'union-staff') =>
