@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { RegionCodeSchema, regionWithin } from '../../domain/agencies';
+import { measureByCode } from '../../domain/measures';
 import type { Action } from '../../domain/journey/state';
 import { TaskCompletionSchema, TaskTypeSchema, taskTypeInfo, type TaskType } from '../../domain/taskTypes';
 import { act, completeTask } from '../../workflows/householdCase';
@@ -16,6 +17,7 @@ import { registerPath, registerSchema } from '../openapi';
 import {
   IdParamsSchema,
   TaskSummarySchema,
+  caseReferrals,
   parse,
   principalOf,
   taskSummary,
@@ -60,6 +62,16 @@ export const TaskDetailSchema = registerSchema(
     context: z.record(z.string(), z.unknown()),
     case: CaseBriefSchema,
     facts: z.record(z.string(), z.unknown()).describe('only the case facts this task type needs'),
+    comments: z
+      .array(
+        z.object({
+          at: z.iso.datetime(),
+          author: z.string().nullable(),
+          agency: z.string().nullable(),
+          text: z.string(),
+        }),
+      )
+      .describe('comments on this task, oldest first'),
   }),
 );
 const NextTaskSchema = z.object({
@@ -100,11 +112,12 @@ const SENSITIVE = new Set(['idNumber', 'incomes', 'health', 'survey', 'compariso
 
 /** The facts a task type's worker may see (least privilege); everything else stays in the database. */
 export function factsFor(
-  type: TaskType,
+  task: { type: string; workflowId: string },
   facts: Record<string, unknown>,
   summary: Record<string, unknown>,
   context: Record<string, unknown>,
 ): Record<string, unknown> {
+  const type = task.type as TaskType;
   const need = new Set(taskTypeInfo[type]?.facts ?? []);
   const survey = facts.survey as {
     result?: Record<string, unknown>;
@@ -128,6 +141,12 @@ export function factsFor(
       livingConditions: survey.result?.livingConditions,
       workingCapacity: survey.result?.workingCapacity,
     };
+  if (need.has('measure')) {
+    // A referral's tasks run on the referral's own workflow, whose ID is the referral's.
+    const code = caseReferrals(summary).find((r) => r.id === task.workflowId)?.measure;
+    const m = code ? measureByCode(code) : undefined;
+    out.measure = code ? { code, name: m?.name ?? code, nameZh: m?.nameZh ?? null } : null;
+  }
   if (need.has('plan')) out.plan = { plan: summary.plan ?? null, referrals: summary.agencyReferrals ?? [] };
   if (need.has('payments')) {
     const payments = (summary.payments ?? []) as Array<{ id: string }>;
@@ -245,10 +264,16 @@ export function taskRoutes({ db, client }: AppDeps): Router {
     const p = principalOf(req);
     const { id } = parse(IdParamsSchema, req.params, ['params']);
     const task = await visibleTask(db, p, id);
-    const c = await db.householdCase.findUnique({ where: { id: task.caseId } });
+    const [c, comments] = await Promise.all([
+      db.householdCase.findUnique({ where: { id: task.caseId } }),
+      db.caseEvent.findMany({
+        where: { caseId: task.caseId, taskId: task.id, type: 'case.comment' },
+        orderBy: [{ at: 'asc' }, { workflowId: 'asc' }, { seq: 'asc' }],
+      }),
+    ]);
     if (!c) throw new Problem(404, 'task_not_found', `no task ${id} in your inbox`);
     const context = asRecord(task.context);
-    const facts = factsFor(task.type as TaskType, asRecord(c.facts), asRecord(c.summary), context);
+    const facts = factsFor(task, asRecord(c.facts), asRecord(c.summary), context);
     const released = Object.keys(facts).filter((k) => SENSITIVE.has(k) && facts[k] != null);
     // Audited before the data leaves: if the trail cannot be written, nothing is released (503).
     if (released.length)
@@ -263,6 +288,12 @@ export function taskRoutes({ db, client }: AppDeps): Router {
     res.json({
       ...taskSummary(task),
       context,
+      comments: comments.map((e) => ({
+        at: e.at.toISOString(),
+        author: e.actor,
+        agency: e.agency,
+        text: String(asRecord(e.data).text ?? ''),
+      })),
       case: {
         id: c.id,
         stage: c.stage,

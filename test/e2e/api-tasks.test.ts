@@ -306,6 +306,11 @@ describe('task actions', () => {
       body: { text: 'called the household' },
     });
     expect(comment.status).toBe(200);
+    // Comments are read back on the task, by those who may see the task (others get its 404).
+    const detail = await stack.http('GET', `/v1/tasks/${task.id}`, { token: as('union-supervisor') });
+    expect(detail.body.comments).toEqual([
+      { at: expect.any(String), author: 'union-staff', agency: 'union', text: 'called the household' },
+    ]);
     const events = await stack.db.caseEvent.findMany({ where: { caseId, taskId: task.id } });
     expect(events.map((e) => e.type)).toEqual(
       expect.arrayContaining(['task.claimed', 'task.released', 'case.comment']),
@@ -503,6 +508,12 @@ describe('POST /v1/tasks/:id/complete', () => {
   test("a referral task is completed on the referral's workflow; the payment approver is never its preparer", async () => {
     const { caseId, planned, acceptance } = await caseWithHousingReferral(stack);
     expect(planned.stage).toBe('assisting');
+    // Housing sees what is asked of it: the measure, with the ID number it needs.
+    const asked = await stack.http('GET', `/v1/tasks/${acceptance.id}`, { token: as('housing-staff') });
+    expect(asked.body.facts).toEqual({
+      idNumber: expect.stringMatching(/^\d{17}[\dX]$/),
+      measure: { code: 'public_rental_housing', name: 'Public rental housing', nameZh: '公租房' },
+    });
     const accepted = await stack.http('POST', `/v1/tasks/${acceptance.id}/complete`, {
       token: as('housing-staff'),
       body: { type: 'referralAcceptance', form: { decision: 'accept' } },
