@@ -16,6 +16,7 @@ import { registerPath, registerSchema } from '../openapi';
 import {
   ACTIVE_TASK_STATUSES,
   IdParamsSchema,
+  assertAssignable,
   TaskSummarySchema,
   canSeeTask,
   caseReferrals,
@@ -289,6 +290,10 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
       const t = await db.caseTask.findUnique({ where: { id: command.taskId } });
       if (!t || t.caseId !== c.id || !canSeeTask(p, t))
         throw new Problem(404, 'task_not_found', `no task ${command.taskId} of yours on this case`);
+    }
+    if (command.action === 'reassign') {
+      const t = await db.caseTask.findUnique({ where: { id: command.taskId } });
+      if (t) await assertAssignable(db, t, command.assignee, 'body.assignee');
     }
     let view;
     try {

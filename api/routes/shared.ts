@@ -140,3 +140,35 @@ export async function visibleCase(db: Db, p: Principal, id: string) {
 export function tasksSeenOnCase<T extends { agency: string }>(p: Principal, whole: boolean, tasks: T[]): T[] {
   return whole ? tasks : tasks.filter((t) => t.agency === p.agency);
 }
+
+/**
+ * The agency of a principal the platform knows: an integrator key (its row), or a staff member who
+ * has acted before (the latest audit entry of theirs). Undefined for someone it has never seen.
+ */
+export async function knownAgencyOf(db: Db, sub: string): Promise<string | undefined> {
+  if (sub.startsWith('apikey:'))
+    return (await db.apiKey.findUnique({ where: { id: sub.slice('apikey:'.length) } }))?.agency;
+  const last = await db.auditEntry.findFirst({
+    where: { actor: sub },
+    orderBy: { at: 'desc' },
+    select: { agency: true },
+  });
+  return last?.agency;
+}
+
+/** A task is reassigned only within its agency: a known principal of another agency is refused (422). */
+export async function assertAssignable(
+  db: Db,
+  task: { id: string; agency: string },
+  assignee: string,
+  path: string,
+) {
+  const agency = await knownAgencyOf(db, assignee);
+  if (agency !== undefined && agency !== task.agency)
+    throw new Problem(
+      422,
+      'assignee_not_in_agency',
+      `${assignee} belongs to ${agency}; task ${task.id} belongs to ${task.agency}`,
+      [{ path, message: `must be a member of ${task.agency}`, code: 'assignee_not_in_agency' }],
+    );
+}

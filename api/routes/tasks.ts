@@ -17,6 +17,7 @@ import { registerPath, registerSchema } from '../openapi';
 import {
   IdParamsSchema,
   TaskSummarySchema,
+  assertAssignable,
   caseReferrals,
   parse,
   principalOf,
@@ -408,7 +409,13 @@ export function taskRoutes({ db, client }: AppDeps): Router {
   /** The task actions, each an `act` Update on the workflow hosting the task. */
   const actions: Record<
     string,
-    { body: z.ZodType; command: (taskId: string, body: never) => Action; roles?: string[] }
+    {
+      body: z.ZodType;
+      command: (taskId: string, body: never) => Action;
+      roles?: string[];
+      /** A check of the body against the task before the workflow is asked. */
+      check?: (task: TaskRow, body: never) => Promise<void>;
+    }
   > = {
     claim: { body: EmptySchema, command: (taskId) => ({ action: 'claim', taskId }) },
     release: { body: EmptySchema, command: (taskId) => ({ action: 'release', taskId }) },
@@ -436,6 +443,8 @@ export function taskRoutes({ db, client }: AppDeps): Router {
         assignee: b.assignee,
       }),
       roles: ['supervisor', 'coordinator'],
+      check: (task, b: z.infer<typeof ReassignSchema>) =>
+        assertAssignable(db, task, b.assignee, 'body.assignee'),
     },
   };
 
@@ -448,6 +457,7 @@ export function taskRoutes({ db, client }: AppDeps): Router {
       if (spec.roles && !spec.roles.some((role) => p.roles.includes(role as never)))
         throw new Problem(403, 'forbidden', `${name} needs one of the roles: ${spec.roles.join(', ')}`);
       assertOpen(task);
+      await spec.check?.(task, body as never);
       const command = spec.command(task.id, body as never);
       const handle = client.workflow.getHandle(task.workflowId);
       const update = {

@@ -1,3 +1,4 @@
+import { createApiKey } from '../../api/auth';
 import { forms } from '../support/fixtures';
 import { eventually, startStack, type Stack } from '../support/stack';
 import {
@@ -362,6 +363,47 @@ describe('task actions', () => {
     });
     expect(sup.status).toBe(200);
     expect(sup.body.task.assignee).toBe('union-staff');
+  });
+
+  test('reassign stays within the task agency: a known principal of another agency is refused (422), nothing changed', async () => {
+    const { caseId, task } = await referCase(stack);
+    // Known principals: an integrator key (its row), a staff member who has acted (the audit trail).
+    const key = await createApiKey(stack.db, {
+      name: 'hr system',
+      agency: 'hr',
+      region: REGION,
+      roles: ['staff'],
+    });
+    const civil = await stack.http('POST', '/v1/referrals', {
+      token: as('civil-affairs-staff'),
+      body: referralBody(),
+    });
+    expect(civil.status).toBe(201);
+    for (const [path, body] of [
+      [`/v1/tasks/${task.id}/reassign`, { assignee: 'civil-affairs-staff' }],
+      [`/v1/tasks/${task.id}/reassign`, { assignee: `apikey:${key.id}` }],
+      [
+        `/v1/cases/${caseId}/actions`,
+        { action: 'reassign', taskId: task.id, assignee: 'civil-affairs-staff' },
+      ],
+    ] as const) {
+      const res = await stack.http('POST', path, { token: as('union-supervisor'), body });
+      expect(res.status).toBe(422);
+      expect(res.body).toMatchObject({
+        type: '/problems/assignee_not_in_agency',
+        errors: [expect.objectContaining({ path: 'body.assignee', code: 'assignee_not_in_agency' })],
+      });
+    }
+    expect((await stack.db.caseTask.findUniqueOrThrow({ where: { id: task.id } })).assignee).toBeNull();
+    // A colleague of the union, or someone the platform has not met yet, may be assigned.
+    for (const assignee of ['union-chair', 'new-colleague']) {
+      const ok = await stack.http('POST', `/v1/tasks/${task.id}/reassign`, {
+        token: as('union-supervisor'),
+        body: { assignee },
+      });
+      expect(ok.status).toBe(200);
+      expect(ok.body.task.assignee).toBe(assignee);
+    }
   });
 
   test.each([
