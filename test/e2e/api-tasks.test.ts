@@ -518,6 +518,40 @@ describe('POST /v1/tasks/:id/complete', () => {
     expect(badKey.status).toBe(400);
   });
 
+  test('expired Idempotency-Key records are purged, a bounded batch per write that makes a new one', async () => {
+    const old = new Date(Date.now() - 25 * 3600_000);
+    const row = (key: string, createdAt: Date) => ({
+      principal: 'staff:someone-long-gone',
+      key,
+      requestHash: 'x',
+      method: 'POST',
+      path: '/v1/referrals',
+      status: 201,
+      body: {},
+      createdAt,
+    });
+    await stack.db.idempotencyRecord.createMany({
+      data: [
+        ...Array.from({ length: 150 }, (_, i) => row(`expired-${i}`, old)),
+        row('recent', new Date(Date.now() - 3600_000)),
+      ],
+    });
+    const mine = { principal: 'staff:someone-long-gone' };
+    const write = (key: string) =>
+      stack.http('POST', '/v1/referrals', {
+        token: as('union-staff'),
+        body: referralBody(),
+        headers: { 'idempotency-key': key },
+      });
+    expect((await write(`purge-1-${Date.now()}`)).status).toBe(201);
+    await eventually(async () => (await stack.db.idempotencyRecord.count({ where: mine })) === 51);
+    expect((await write(`purge-2-${Date.now()}`)).status).toBe(201);
+    await eventually(async () => (await stack.db.idempotencyRecord.count({ where: mine })) === 1);
+    expect(await stack.db.idempotencyRecord.findMany({ where: mine, select: { key: true } })).toEqual([
+      { key: 'recent' },
+    ]);
+  });
+
   test('a wrong form type is 400; only the chair signs off (403 for anyone else, nothing changed)', async () => {
     const { task } = await referCase(stack);
     const wrong = await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
