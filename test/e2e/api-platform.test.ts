@@ -372,6 +372,42 @@ describe('errors and request IDs', () => {
   });
 });
 
+test('requests that do not authenticate are limited per client address; authenticated ones cost it nothing', async () => {
+  const server = await listen(
+    createApp({
+      config: stack.config,
+      db: stack.db,
+      client: stack.client,
+      rateLimit: { capacity: 100, refillPerSecond: 100, anonymous: { capacity: 3, refillPerSecond: 0.01 } },
+    }),
+    0,
+    '127.0.0.1',
+  );
+  const get = (headers: Record<string, string> = {}, path = '/v1/tasks') =>
+    fetch(`http://127.0.0.1:${server.port}${path}`, { headers });
+  try {
+    const statuses = [];
+    for (let i = 0; i < 5; i++)
+      statuses.push((await get({ authorization: `Bearer ${as('hr-staff')}` })).status);
+    for (const headers of [
+      {},
+      { authorization: 'ApiKey hrp_guess-1' },
+      { authorization: 'Bearer forged' },
+    ] as Array<Record<string, string>>)
+      statuses.push((await get(headers)).status);
+    const limited = await get({ authorization: 'ApiKey hrp_guess-2' });
+    statuses.push(limited.status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 401, 401, 401, 429]);
+    expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(((await limited.json()) as any).type).toBe('/problems/rate_limited');
+    // The address is refused before credentials are checked, until it refills; health checks are not limited.
+    expect((await get({ authorization: `Bearer ${as('hr-staff')}` })).status).toBe(429);
+    expect((await get({}, '/healthz')).status).toBe(200);
+  } finally {
+    await server.close();
+  }
+});
+
 describe('audit trail', () => {
   const verifyScript = (...chains: string[]) =>
     promisify(execFile)(
