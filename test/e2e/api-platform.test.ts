@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { createApp } from '../../api/app';
+import { createApp, type AppDeps } from '../../api/app';
 import { createApiKey, signToken } from '../../api/auth';
 import { verifyAuditChains } from '../../api/audit';
 import { listen } from '../../api/server';
@@ -12,6 +12,9 @@ import { REGION, claimsOf, referCase, referralBody } from './api-helpers';
 /** Authentication, API keys, OpenAPI and docs, error shape, request IDs, rate limits, audit chain. */
 let stack: Stack;
 const as = (sub: string) => stack.token(claimsOf(sub));
+/** Another API on the same stack, with its own rate limits. */
+const withRateLimit = (rateLimit: AppDeps['rateLimit']) =>
+  listen(createApp({ config: stack.config, db: stack.db, client: stack.client, rateLimit }), 0, '127.0.0.1');
 
 beforeAll(async () => {
   stack = await startStack();
@@ -346,16 +349,7 @@ describe('errors and request IDs', () => {
   });
 
   test('rate limits are per principal: 429 with Retry-After for one, others unaffected', async () => {
-    const server = await listen(
-      createApp({
-        config: stack.config,
-        db: stack.db,
-        client: stack.client,
-        rateLimit: { capacity: 3, refillPerSecond: 0.01 },
-      }),
-      0,
-      '127.0.0.1',
-    );
+    const server = await withRateLimit({ capacity: 3, refillPerSecond: 0.01 });
     const get = (who: string) =>
       fetch(`http://127.0.0.1:${server.port}/v1/tasks`, { headers: { authorization: `Bearer ${as(who)}` } });
     try {
@@ -373,16 +367,11 @@ describe('errors and request IDs', () => {
 });
 
 test('requests that do not authenticate are limited per client address; authenticated ones cost it nothing', async () => {
-  const server = await listen(
-    createApp({
-      config: stack.config,
-      db: stack.db,
-      client: stack.client,
-      rateLimit: { capacity: 100, refillPerSecond: 100, anonymous: { capacity: 3, refillPerSecond: 0.01 } },
-    }),
-    0,
-    '127.0.0.1',
-  );
+  const server = await withRateLimit({
+    capacity: 100,
+    refillPerSecond: 100,
+    anonymous: { capacity: 3, refillPerSecond: 0.01 },
+  });
   const get = (headers: Record<string, string> = {}, path = '/v1/tasks') =>
     fetch(`http://127.0.0.1:${server.port}${path}`, { headers });
   try {
