@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { createApiKey } from '../../api/auth';
 import { forms } from '../support/fixtures';
 import { eventually, startStack, type Stack } from '../support/stack';
@@ -737,6 +739,24 @@ describe('POST /v1/tasks/:id/complete', () => {
     });
     expect(res.status).toBe(400);
     expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path, code })]));
+  });
+});
+
+test("README's error example is what the API answers", async () => {
+  const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+  const example = JSON.parse(/`(\{"type":"\/problems\/invalid_input".*?\})`/.exec(readme)![1]!);
+  const { task } = await referCase(stack);
+  const res = await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
+    token: as('union-staff'),
+    body: {
+      type: 'intakeReview',
+      form: { decision: 'accept', consent: { dataComparison: false, sharingWithAgencies: true } },
+    },
+  });
+  expect(res.body).toEqual({
+    ...example,
+    instance: `/v1/tasks/${task.id}/complete`,
+    requestId: expect.any(String),
   });
 });
 
