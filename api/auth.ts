@@ -71,7 +71,7 @@ export function actorOf(claims: Principal): Actor {
 export const hashApiKey = (key: string) => crypto.createHash('sha256').update(key).digest('hex');
 
 export async function createApiKey(
-  db: Db,
+  db: Pick<Db, 'apiKey'>,
   spec: { name: string; agency: string; region: string; roles: Claims['roles']; createdBy?: string },
 ): Promise<{ id: string; key: string }> {
   const id = `key_${crypto.randomBytes(6).toString('hex')}`;

@@ -29,6 +29,8 @@ const titles: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
@@ -106,18 +108,62 @@ export function problemBody(p: Problem, req: Request) {
   };
 }
 
+/** What Express, its router and body-parser report (http-errors): a status, and for bodies a type. */
+interface HttpError {
+  status?: number;
+  type?: string;
+  expose?: boolean;
+  charset?: string;
+  encoding?: string;
+  limit?: number;
+}
+
+/** Client errors raised before a route runs: the request's URL or body, not the server, is at fault. */
+function problemFromHttpError(err: unknown): Problem | undefined {
+  const e = (err ?? {}) as HttpError;
+  switch (e.type) {
+    case 'entity.parse.failed':
+      return new Problem(400, 'invalid_json', 'the body is not valid JSON');
+    case 'entity.too.large':
+      return new Problem(
+        413,
+        'body_too_large',
+        `the body exceeds the limit of ${e.limit ?? 1_048_576} bytes (1 MB)`,
+      );
+    case 'charset.unsupported':
+      return new Problem(415, 'unsupported_charset', `charset "${e.charset}" is not supported: send UTF-8`);
+    case 'encoding.unsupported':
+      return new Problem(
+        415,
+        'unsupported_content_encoding',
+        `Content-Encoding "${e.encoding}" is not supported: send identity, gzip, deflate or br`,
+      );
+    case 'request.aborted':
+      return new Problem(400, 'request_aborted', 'the client closed the request before its body arrived');
+    case 'request.size.invalid':
+      return new Problem(400, 'invalid_content_length', 'the body is not as long as its Content-Length says');
+  }
+  // The router decodes path parameters: a malformed %-escape is a URIError with status 400.
+  if (err instanceof URIError && e.status === 400)
+    return new Problem(
+      400,
+      'invalid_url_encoding',
+      'the URL holds a malformed percent-encoding (e.g. %E0%A4%A)',
+    );
+  if (e.status && e.status >= 400 && e.status < 500 && e.expose)
+    return new Problem(e.status, 'bad_request', (err as Error).message);
+  return undefined;
+}
+
 export const errorHandler: ErrorRequestHandler = (err, req, res, next) => {
   if (res.headersSent) return next(err);
   let p: Problem;
   if (err instanceof Problem) p = err;
   else if (err instanceof ZodError)
     p = new Problem(400, 'invalid_input', 'the request does not match its schema', zodIssues(err));
-  else if ((err as { type?: string }).type === 'entity.parse.failed')
-    p = new Problem(400, 'invalid_json', 'the body is not valid JSON');
-  else if ((err as { type?: string }).type === 'entity.too.large')
-    p = new Problem(400, 'body_too_large', 'the body exceeds 1 MB');
   else {
     p =
+      problemFromHttpError(err) ??
       problemFromFailure(err) ??
       new Problem(500, 'internal', 'an unexpected error occurred; quote the request ID');
     if (p.status >= 500)

@@ -72,6 +72,7 @@ const problemTitles: Record<number, string> = {
   422: 'Understood but refused (e.g. an Idempotency-Key reused with another body, a business rule)',
   429: 'Rate limit exceeded; see Retry-After',
   500: 'Unexpected error; quote the request ID',
+  503: 'The audit trail cannot be written: nothing was released or changed; retry later',
 };
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {

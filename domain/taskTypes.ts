@@ -189,7 +189,9 @@ export interface TaskTypeInfo {
   /** A role the completer must hold, beyond belonging to the agency. */
   role?: 'chair' | 'supervisor';
   /** Case facts the task's worker needs (issue: least privilege). */
-  facts: ReadonlyArray<'idNumber' | 'incomes' | 'health' | 'survey' | 'comparison' | 'plan' | 'payments'>;
+  facts: ReadonlyArray<
+    'idNumber' | 'incomes' | 'health' | 'survey' | 'comparison' | 'plan' | 'payments' | 'measure'
+  >;
   title: string;
 }
 
@@ -213,8 +215,17 @@ export const taskTypeInfo: Record<TaskType, TaskTypeInfo> = {
   },
   chairSignOff: { agency: 'union', role: 'chair', facts: ['survey'], title: 'Chair review and sign-off' },
   assistancePlan: { agency: 'union', facts: ['survey', 'health'], title: 'Draw up the assistance plan' },
-  referralAcceptance: { agency: 'referral', facts: ['idNumber'], title: 'Accept or decline the referral' },
-  referralOutcome: { agency: 'referral', facts: ['idNumber'], title: 'Report the referral outcome' },
+  // `measure`: what the referral asks of the agency (e.g. public rental housing).
+  referralAcceptance: {
+    agency: 'referral',
+    facts: ['idNumber', 'measure'],
+    title: 'Accept or decline the referral',
+  },
+  referralOutcome: {
+    agency: 'referral',
+    facts: ['idNumber', 'measure'],
+    title: 'Report the referral outcome',
+  },
   aidPaymentApproval: {
     agency: 'union',
     role: 'supervisor',

@@ -4,6 +4,7 @@ import type { Db } from '../../db/client';
 import { Prisma } from '../../generated/prisma/client';
 import { canonicalJson } from '../audit';
 import { Problem } from '../errors';
+import { log } from '../log';
 
 /**
  * `Idempotency-Key` for POST routes (IETF draft semantics), per principal:
@@ -11,7 +12,8 @@ import { Problem } from '../errors';
  *  - same key, same request: the stored response again (`Idempotent-Replayed: true`);
  *  - same key, another request: 422; same key while the first is still running: 409.
  * 5xx responses are not stored, so a client may retry after a server failure (the workflow Update's
- * `updateId`, derived from the same key, keeps such a retry from applying twice).
+ * `updateId`, derived from the same key, keeps such a retry from applying twice). Records older than
+ * the TTL are purged a batch at a time by the writes that make new ones.
  */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
 /** An in-flight record this old belongs to a process that died mid-request: a retry takes it over. */
@@ -39,6 +41,28 @@ export function updateIdFor(req: Request, scope: string): string | undefined {
     .slice(0, 40)}`;
 }
 
+/** Records purged per write, oldest first: bounded work, and it keeps up (keys expire as fast as made). */
+const PURGE_BATCH = 100;
+
+/** Deletes up to `PURGE_BATCH` records past their TTL; returns how many. */
+export async function purgeExpiredIdempotencyRecords(db: Db, now = Date.now()): Promise<number> {
+  const old = await db.idempotencyRecord.findMany({
+    where: { createdAt: { lt: new Date(now - IDEMPOTENCY_TTL_MS) } },
+    select: { principal: true, key: true },
+    orderBy: { createdAt: 'asc' },
+    take: PURGE_BATCH,
+  });
+  if (!old.length) return 0;
+  return (await db.idempotencyRecord.deleteMany({ where: { OR: old } })).count;
+}
+
+/** After a write that made a new record, off the request's path: a failure is only logged. */
+function purgeSoon(db: Db): void {
+  purgeExpiredIdempotencyRecords(db).catch((err: unknown) =>
+    log('warn', 'idempotency purge failed', { err: err instanceof Error ? err.message : String(err) }),
+  );
+}
+
 export function idempotent(opts: { db?: Db } = {}): RequestHandler {
   return async (req, res, next) => {
     const key = idempotencyKey(req);
@@ -55,12 +79,18 @@ export function idempotent(opts: { db?: Db } = {}): RequestHandler {
       .digest('hex');
     const id = { principal_key: { principal, key } };
 
-    const created = await db.idempotencyRecord.createMany({
-      data: [{ principal, key, requestHash, method: req.method, path: req.originalUrl }],
-      skipDuplicates: true,
-    });
-    if (created.count === 0) {
-      const rec = await db.idempotencyRecord.findUnique({ where: id });
+    const create = () =>
+      db.idempotencyRecord.createMany({
+        data: [{ principal, key, requestHash, method: req.method, path: req.originalUrl }],
+        skipDuplicates: true,
+      });
+    let created = await create();
+    let rec = created.count ? null : await db.idempotencyRecord.findUnique({ where: id });
+    // Purged (expired) between the two statements: this request makes the key anew.
+    if (!created.count && !rec) created = await create();
+    if (created.count) purgeSoon(db);
+    else {
+      rec ??= await db.idempotencyRecord.findUnique({ where: id });
       const age = rec ? Date.now() - rec.createdAt.getTime() : 0;
       const expired = !rec || age > IDEMPOTENCY_TTL_MS || (rec.status === null && age > ABANDONED_MS);
       if (rec && !expired) {

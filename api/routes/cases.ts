@@ -7,19 +7,23 @@ import { regionWithin } from '../../domain/agencies';
 import { ActionSchema, HouseholdSchema, ReferralSchema } from '../../domain/journey/state';
 import { act, householdCase } from '../../workflows/householdCase';
 import type { AppDeps } from '../app';
-import { auditSafely } from '../audit';
+import { auditOrRefuse, auditSafely, auditedChange } from '../audit';
 import { actorOf } from '../auth';
 import { Problem, problemFromFailure } from '../errors';
 import { caseWorkflowId, householdKey } from '../households';
 import { idempotent, updateIdFor } from '../middleware/idempotency';
 import { registerPath, registerSchema } from '../openapi';
 import {
+  ACTIVE_TASK_STATUSES,
   IdParamsSchema,
+  assertAssignable,
   TaskSummarySchema,
   canSeeTask,
+  caseReferrals,
   parse,
   principalOf,
   taskSummary,
+  tasksSeenOnCase,
   visibleCase,
 } from './shared';
 
@@ -65,7 +69,12 @@ export const CaseDetailSchema = registerSchema(
     id: z.string(),
     stage: z.string(),
     tier: z.string().nullable(),
-    causes: z.array(z.string()),
+    causes: z
+      .array(z.string())
+      .optional()
+      .describe(
+        'hardship causes (health data): for the union and coordinators only, and the read is audited',
+      ),
     regionCode: z.string(),
     headName: z.string(),
     idNumberMasked: z.string(),
@@ -75,7 +84,9 @@ export const CaseDetailSchema = registerSchema(
     endedAt: z.string().nullable(),
     onHold: z.boolean(),
     policyVersion: z.string(),
-    openTasks: z.array(TaskSummarySchema),
+    openTasks: z
+      .array(TaskSummarySchema)
+      .describe("open tasks: every agency's for the union and coordinators, else yours"),
     timeline: z.array(
       z.object({
         at: z.string(),
@@ -108,11 +119,11 @@ registerPath({
   method: 'get',
   path: '/v1/cases/:id',
   summary:
-    'A case: stage, open tasks and timeline (union and coordinators in region; other agencies once involved)',
+    'A case: stage, open tasks and timeline (union and coordinators in region; another agency only its own part, while it has open work on the case)',
   tags: ['cases'],
   params: IdParamsSchema,
   responses: { 200: { description: 'The case', schema: CaseDetailSchema } },
-  problems: [404],
+  problems: [404, 503],
 });
 registerPath({
   method: 'post',
@@ -125,7 +136,7 @@ registerPath({
   body: ActionSchema,
   idempotent: true,
   responses: { 200: { description: 'The case after the action', schema: CaseActionResultSchema } },
-  problems: [400, 403, 404, 409, 422],
+  problems: [400, 403, 404, 409, 422, 503],
 });
 
 /** Supervisory task actions: a coordinator (or the owning agency's supervisor) may take them on any task. */
@@ -191,23 +202,55 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
   });
 
   r.get('/cases/:id', async (req, res) => {
+    const p = principalOf(req);
     const { id } = parse(IdParamsSchema, req.params, ['params']);
-    const c = await visibleCase(db, principalOf(req), id);
+    const { case: c, whole } = await visibleCase(db, p, id);
+    // Another agency's part of the case: its own tasks (open or done), its referrals' workflows, and
+    // what its own people did.
+    const ownPart = async () => {
+      const own = await db.caseTask.findMany({
+        where: { caseId: c.id, agency: p.agency },
+        select: { id: true },
+      });
+      const referrals = caseReferrals(c.summary).filter((x) => x.agency === p.agency);
+      return {
+        OR: [
+          { agency: p.agency },
+          { taskId: { in: own.map((t) => t.id) } },
+          { workflowId: { in: referrals.map((x) => x.id) } },
+        ],
+      };
+    };
     const [tasks, events] = await Promise.all([
       db.caseTask.findMany({
-        where: { caseId: c.id, status: { in: ['open', 'awaiting_correction'] } },
+        where: {
+          caseId: c.id,
+          status: { in: ACTIVE_TASK_STATUSES },
+          ...(whole ? {} : { agency: p.agency }),
+        },
         orderBy: [{ dueAt: 'asc' }, { id: 'asc' }],
       }),
       db.caseEvent.findMany({
-        where: { caseId: c.id },
+        where: { caseId: c.id, ...(whole ? {} : await ownPart()) },
         orderBy: [{ at: 'asc' }, { workflowId: 'asc' }, { seq: 'asc' }],
       }),
     ]);
+    const causes = whole ? c.causes : undefined;
+    // Audited before the data leaves: if the trail cannot be written, nothing is released (503).
+    if (causes?.length)
+      await auditOrRefuse(db, {
+        caseId: c.id,
+        principal: p,
+        action: 'case.read_sensitive',
+        target: c.id,
+        requestId: req.requestId,
+        data: { fields: ['causes'] },
+      });
     res.json({
       id: c.id,
       stage: c.stage,
       tier: c.tier,
-      causes: c.causes,
+      ...(causes ? { causes } : {}),
       regionCode: c.regionCode,
       headName: c.headName,
       idNumberMasked: c.idNumberMasked,
@@ -231,7 +274,7 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
   r.post('/cases/:id/actions', idempotent(), async (req, res) => {
     const p = principalOf(req);
     const { id } = parse(IdParamsSchema, req.params, ['params']);
-    const c = await visibleCase(db, p, id);
+    const { case: c, whole } = await visibleCase(db, p, id);
     const command = parse(ActionSchema, req.body, ['body']);
     if (command.action === 'addReferral')
       throw new Problem(400, 'invalid_input', 'referrals are made with POST /v1/referrals', [
@@ -248,30 +291,40 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
       if (!t || t.caseId !== c.id || !canSeeTask(p, t))
         throw new Problem(404, 'task_not_found', `no task ${command.taskId} of yours on this case`);
     }
+    if (command.action === 'reassign') {
+      const t = await db.caseTask.findUnique({ where: { id: command.taskId } });
+      if (t) await assertAssignable(db, t, command.assignee, 'body.assignee');
+    }
     let view;
     try {
-      view = await client.workflow.getHandle(c.workflowId).executeUpdate(act, {
-        args: [{ actor: actorOf(p), command }],
-        updateId: updateIdFor(req, `case:${c.id}`),
-      });
+      view = await auditedChange(
+        db,
+        {
+          caseId: c.id,
+          principal: p,
+          action: `case.${command.action}`,
+          target: 'taskId' in command ? (command.taskId ?? c.id) : c.id,
+          requestId: req.requestId,
+          workflowId: c.workflowId,
+          data: command as unknown as Record<string, unknown>,
+        },
+        () =>
+          client.workflow.getHandle(c.workflowId).executeUpdate(act, {
+            args: [{ actor: actorOf(p), command }],
+            updateId: updateIdFor(req, `case:${c.id}`),
+          }),
+        (v) => ({ stage: v.stage }),
+      );
     } catch (err) {
       throw problemFromFailure(err) ?? err;
     }
-    await auditSafely(db, {
-      caseId: c.id,
-      principal: p,
-      action: `case.${command.action}`,
-      target: 'taskId' in command ? (command.taskId ?? c.id) : c.id,
-      requestId: req.requestId,
-      data: command as unknown as Record<string, unknown>,
-    });
     res.json({
       caseId: view.caseId,
       stage: view.stage,
       tier: view.tier,
       fileNumber: view.fileNumber,
       onHold: view.onHold,
-      openTasks: view.openTasks,
+      openTasks: tasksSeenOnCase(p, whole, view.openTasks),
     });
   });
 

@@ -15,7 +15,7 @@ import {
 import { completeBatch } from '../integrations/batch';
 import { ensureWebhookDispatcher } from '../integrations/dispatcher';
 import type { AppDeps } from '../app';
-import { auditSafely } from '../audit';
+import { auditOrRefuse, auditSafely } from '../audit';
 import type { Principal } from '../auth';
 import { Problem } from '../errors';
 import { householdKey } from '../households';
@@ -607,7 +607,7 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
       items
         .filter((i) => 'idNumber' in i.household)
         .map((i) =>
-          auditSafely(db, {
+          auditOrRefuse(db, {
             caseId: i.caseId,
             principal: p,
             action: 'task.read_sensitive',

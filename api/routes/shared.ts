@@ -91,17 +91,84 @@ export async function visibleTask(db: Db, p: Principal, id: string) {
   return task;
 }
 
+/** Task statuses that still ask something of their agency. */
+export const ACTIVE_TASK_STATUSES = ['open', 'awaiting_correction'];
+const ACTIVE_REFERRAL_STATUSES = new Set(['pending', 'accepted', 'waitlisted']);
+
+/** The union leads every case and coordinators oversee them: they see whole cases in their region. */
+export const seesWholeCases = (p: Principal) => p.agency === 'union' || p.roles.includes('coordinator');
+
+/** The agency referrals of a case, as its projection summarises them. */
+export function caseReferrals(
+  summary: unknown,
+): Array<{ id: string; agency: string; measure: string; status: string }> {
+  const list = (summary as { agencyReferrals?: unknown } | null)?.agencyReferrals;
+  return Array.isArray(list) ? list : [];
+}
+
 /**
- * The case, or 404. The union (which leads every case) and coordinators see the cases of their
- * region; other agencies see a case only while it has involved them (a task of theirs).
+ * The case, or 404, and how much of it the principal sees. The union and coordinators see the
+ * whole case in their region subtree. Another agency sees a case only while it has open work on it
+ * (an open task, or a referral not yet decided and reported), and then only its own part: its
+ * tasks and timeline entries, never the household's hardship causes or incomes. Once its work is
+ * done the case is absent again, so nothing leaks beyond what the task needed.
  */
 export async function visibleCase(db: Db, p: Principal, id: string) {
   const c = await db.householdCase.findUnique({ where: { id } });
   const absent = () => new Problem(404, 'case_not_found', `no case ${id} in your region`);
   if (!c || !regionWithin(c.regionCode, p.region)) throw absent();
-  if (p.agency !== 'union' && !p.roles.includes('coordinator')) {
-    const involved = await db.caseTask.count({ where: { caseId: c.id, agency: p.agency } });
-    if (!involved) throw absent();
-  }
-  return c;
+  if (seesWholeCases(p)) return { case: c, whole: true };
+  const mine = await db.caseTask.findMany({
+    where: { caseId: c.id, agency: p.agency },
+    select: { workflowId: true, status: true },
+  });
+  const openTask = mine.some((t) => ACTIVE_TASK_STATUSES.includes(t.status));
+  // A referral keeps a task open while it is undecided or being worked; the one moment it has none
+  // is just after it was sent, before its acceptance task reaches the read model. (The case's own
+  // summary of the referral is updated by signal, later than the referral's tasks: not used alone.)
+  const justReferred = caseReferrals(c.summary).some(
+    (r) =>
+      r.agency === p.agency &&
+      ACTIVE_REFERRAL_STATUSES.has(r.status) &&
+      !mine.some((t) => t.workflowId === r.id),
+  );
+  if (!openTask && !justReferred) throw absent();
+  return { case: c, whole: false };
+}
+
+/** The tasks a principal may see listed on a case it sees (whole or its own agency's part). */
+export function tasksSeenOnCase<T extends { agency: string }>(p: Principal, whole: boolean, tasks: T[]): T[] {
+  return whole ? tasks : tasks.filter((t) => t.agency === p.agency);
+}
+
+/**
+ * The agency of a principal the platform knows: an integrator key (its row), or a staff member who
+ * has acted before (the latest audit entry of theirs). Undefined for someone it has never seen.
+ */
+export async function knownAgencyOf(db: Db, sub: string): Promise<string | undefined> {
+  if (sub.startsWith('apikey:'))
+    return (await db.apiKey.findUnique({ where: { id: sub.slice('apikey:'.length) } }))?.agency;
+  const last = await db.auditEntry.findFirst({
+    where: { actor: sub },
+    orderBy: { at: 'desc' },
+    select: { agency: true },
+  });
+  return last?.agency;
+}
+
+/** A task is reassigned only within its agency: a known principal of another agency is refused (422). */
+export async function assertAssignable(
+  db: Db,
+  task: { id: string; agency: string },
+  assignee: string,
+  path: string,
+) {
+  const agency = await knownAgencyOf(db, assignee);
+  if (agency !== undefined && agency !== task.agency)
+    throw new Problem(
+      422,
+      'assignee_not_in_agency',
+      `${assignee} belongs to ${agency}; task ${task.id} belongs to ${task.agency}`,
+      [{ path, message: `must be a member of ${task.agency}`, code: 'assignee_not_in_agency' }],
+    );
 }

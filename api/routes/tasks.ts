@@ -2,20 +2,23 @@ import crypto from 'node:crypto';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { RegionCodeSchema, regionWithin } from '../../domain/agencies';
+import { measureByCode } from '../../domain/measures';
 import type { Action } from '../../domain/journey/state';
 import { TaskCompletionSchema, TaskTypeSchema, taskTypeInfo, type TaskType } from '../../domain/taskTypes';
-import type { Prisma } from '../../generated/prisma/client';
 import { act, completeTask } from '../../workflows/householdCase';
 import { completeReferralTask, referralAct } from '../../workflows/agencyReferral';
 import type { AppDeps } from '../app';
-import { auditSafely } from '../audit';
+import { auditOrRefuse, auditedChange } from '../audit';
 import { actorOf } from '../auth';
 import { Problem, problemFromFailure } from '../errors';
+import { inboxPage } from '../inbox';
 import { idempotent, updateIdFor } from '../middleware/idempotency';
 import { registerPath, registerSchema } from '../openapi';
 import {
   IdParamsSchema,
   TaskSummarySchema,
+  assertAssignable,
+  caseReferrals,
   parse,
   principalOf,
   taskSummary,
@@ -60,6 +63,16 @@ export const TaskDetailSchema = registerSchema(
     context: z.record(z.string(), z.unknown()),
     case: CaseBriefSchema,
     facts: z.record(z.string(), z.unknown()).describe('only the case facts this task type needs'),
+    comments: z
+      .array(
+        z.object({
+          at: z.iso.datetime(),
+          author: z.string().nullable(),
+          agency: z.string().nullable(),
+          text: z.string(),
+        }),
+      )
+      .describe('comments on this task, oldest first'),
   }),
 );
 const NextTaskSchema = z.object({
@@ -76,7 +89,9 @@ export const CompletionResultSchema = registerSchema(
     taskId: z.string(),
     caseId: z.string(),
     stage: z.string().describe('the case stage after the completion'),
-    nextTasks: z.array(NextTaskSchema).describe('open tasks of the workflow that hosted the task'),
+    nextTasks: z
+      .array(NextTaskSchema)
+      .describe("your agency's open tasks on the workflow that hosted the task (least privilege)"),
     referral: z
       .object({ referralId: z.string(), measure: z.string(), agency: z.string(), status: z.string() })
       .optional(),
@@ -98,11 +113,12 @@ const SENSITIVE = new Set(['idNumber', 'incomes', 'health', 'survey', 'compariso
 
 /** The facts a task type's worker may see (least privilege); everything else stays in the database. */
 export function factsFor(
-  type: TaskType,
+  task: { type: string; workflowId: string },
   facts: Record<string, unknown>,
   summary: Record<string, unknown>,
   context: Record<string, unknown>,
 ): Record<string, unknown> {
+  const type = task.type as TaskType;
   const need = new Set(taskTypeInfo[type]?.facts ?? []);
   const survey = facts.survey as {
     result?: Record<string, unknown>;
@@ -126,6 +142,12 @@ export function factsFor(
       livingConditions: survey.result?.livingConditions,
       workingCapacity: survey.result?.workingCapacity,
     };
+  if (need.has('measure')) {
+    // A referral's tasks run on the referral's own workflow, whose ID is the referral's.
+    const code = caseReferrals(summary).find((r) => r.id === task.workflowId)?.measure;
+    const m = code ? measureByCode(code) : undefined;
+    out.measure = code ? { code, name: m?.name ?? code, nameZh: m?.nameZh ?? null } : null;
+  }
   if (need.has('plan')) out.plan = { plan: summary.plan ?? null, referrals: summary.agencyReferrals ?? [] };
   if (need.has('payments')) {
     const payments = (summary.payments ?? []) as Array<{ id: string }>;
@@ -156,11 +178,6 @@ function decodeCursor(cursor: string): { dueAt: Date; id: string } {
   }
 }
 
-/** Region subtree as an index-friendly prefix condition (`region` itself or `region/...`). */
-function inRegion(region: string): Prisma.CaseTaskWhereInput {
-  return { OR: [{ regionCode: region }, { regionCode: { startsWith: `${region}/` } }] };
-}
-
 registerPath({
   method: 'get',
   path: '/v1/tasks',
@@ -178,7 +195,7 @@ registerPath({
   tags: ['tasks'],
   params: IdParamsSchema,
   responses: { 200: { description: 'The task', schema: TaskDetailSchema } },
-  problems: [404],
+  problems: [404, 503],
 });
 registerPath({
   method: 'post',
@@ -189,7 +206,7 @@ registerPath({
   body: TaskCompletionSchema,
   idempotent: true,
   responses: { 200: { description: 'The case stage and next tasks', schema: CompletionResultSchema } },
-  problems: [400, 403, 404, 409, 422],
+  problems: [400, 403, 404, 409, 422, 503],
 });
 for (const [action, summary, body] of [
   ['claim', 'Claim a task (assign it to yourself)', EmptySchema],
@@ -208,7 +225,7 @@ for (const [action, summary, body] of [
     body,
     idempotent: true,
     responses: { 200: { description: 'The task after the action', schema: TaskActionResultSchema } },
-    problems: [400, 403, 404, 409, 422],
+    problems: [400, 403, 404, 409, 422, 503],
   });
 
 export function taskRoutes({ db, client }: AppDeps): Router {
@@ -220,34 +237,22 @@ export function taskRoutes({ db, client }: AppDeps): Router {
     if (q.region && !regionWithin(q.region, p.region))
       throw new Problem(403, 'region_out_of_scope', `region ${q.region} is outside your region ${p.region}`);
     const now = new Date();
-    const where: Prisma.CaseTaskWhereInput = {
-      agency: p.agency,
-      status: q.status,
-      ...(q.type ? { type: q.type } : {}),
-      ...(q.caseId ? { caseId: q.caseId } : {}),
-      ...(q.assignee
-        ? { assignee: q.assignee === 'me' ? p.sub : q.assignee === 'none' ? null : q.assignee }
-        : {}),
-      AND: [
-        inRegion(q.region ?? p.region),
-        ...(q.dueBefore ? [{ dueAt: { lt: new Date(q.dueBefore) } }] : []),
-        ...(q.overdue === true ? [{ status: 'open', dueAt: { lt: now } }] : []),
-        ...(q.overdue === false ? [{ dueAt: { gte: now } }] : []),
-      ],
-    };
-    const after = q.cursor ? decodeCursor(q.cursor) : undefined;
-    const page: Prisma.CaseTaskWhereInput = after
-      ? {
-          AND: [
-            where,
-            { OR: [{ dueAt: { gt: after.dueAt } }, { dueAt: after.dueAt, id: { gt: after.id } }] },
-          ],
-        }
-      : where;
-    const [rows, total] = await Promise.all([
-      db.caseTask.findMany({ where: page, orderBy: [{ dueAt: 'asc' }, { id: 'asc' }], take: q.limit + 1 }),
-      db.caseTask.count({ where }),
-    ]);
+    const { rows, total } = await inboxPage(
+      db,
+      {
+        agency: p.agency,
+        status: q.status,
+        region: q.region ?? p.region,
+        type: q.type,
+        caseId: q.caseId,
+        assignee: q.assignee === 'me' ? p.sub : q.assignee === 'none' ? null : q.assignee,
+        dueBefore: q.dueBefore ? new Date(q.dueBefore) : undefined,
+        overdue: q.overdue,
+        now,
+      },
+      q.cursor ? decodeCursor(q.cursor) : undefined,
+      q.limit + 1,
+    );
     const items = rows.slice(0, q.limit);
     res.json({
       items: items.map((t) => taskSummary(t, now.getTime())),
@@ -260,13 +265,20 @@ export function taskRoutes({ db, client }: AppDeps): Router {
     const p = principalOf(req);
     const { id } = parse(IdParamsSchema, req.params, ['params']);
     const task = await visibleTask(db, p, id);
-    const c = await db.householdCase.findUnique({ where: { id: task.caseId } });
+    const [c, comments] = await Promise.all([
+      db.householdCase.findUnique({ where: { id: task.caseId } }),
+      db.caseEvent.findMany({
+        where: { caseId: task.caseId, taskId: task.id, type: 'case.comment' },
+        orderBy: [{ at: 'asc' }, { workflowId: 'asc' }, { seq: 'asc' }],
+      }),
+    ]);
     if (!c) throw new Problem(404, 'task_not_found', `no task ${id} in your inbox`);
     const context = asRecord(task.context);
-    const facts = factsFor(task.type as TaskType, asRecord(c.facts), asRecord(c.summary), context);
+    const facts = factsFor(task, asRecord(c.facts), asRecord(c.summary), context);
     const released = Object.keys(facts).filter((k) => SENSITIVE.has(k) && facts[k] != null);
+    // Audited before the data leaves: if the trail cannot be written, nothing is released (503).
     if (released.length)
-      await auditSafely(db, {
+      await auditOrRefuse(db, {
         caseId: c.id,
         principal: p,
         action: 'task.read_sensitive',
@@ -277,6 +289,12 @@ export function taskRoutes({ db, client }: AppDeps): Router {
     res.json({
       ...taskSummary(task),
       context,
+      comments: comments.map((e) => ({
+        at: e.at.toISOString(),
+        author: e.actor,
+        agency: e.agency,
+        text: String(asRecord(e.data).text ?? ''),
+      })),
       case: {
         id: c.id,
         stage: c.stage,
@@ -336,51 +354,68 @@ export function taskRoutes({ db, client }: AppDeps): Router {
       args: [{ taskId: task.id, actor: actorOf(p), completion }] as const,
       updateId: updateIdFor(req, `complete:${task.id}`),
     };
-    let result: z.infer<typeof CompletionResultSchema>;
-    try {
+    const complete = async (): Promise<z.infer<typeof CompletionResultSchema>> => {
       if (task.workflowId === c.workflowId) {
         const view = await handle.executeUpdate(completeTask, { ...input, args: [...input.args] });
-        result = { taskId: task.id, caseId: c.id, stage: view.stage, nextTasks: view.openTasks };
-      } else {
-        // A referral's task: the case learns the outcome by signal, so its stage is read afterwards.
-        const view = await handle.executeUpdate(completeReferralTask, { ...input, args: [...input.args] });
-        const after = await db.householdCase.findUniqueOrThrow({ where: { id: c.id } });
-        result = {
+        return {
           taskId: task.id,
           caseId: c.id,
-          stage: after.stage,
-          nextTasks: view.openTasks.map((t) => ({ ...t, agency: view.agency })),
-          referral: {
-            referralId: view.referralId,
-            measure: view.measure,
-            agency: view.agency,
-            status: view.status,
-          },
+          stage: view.stage,
+          nextTasks: view.openTasks.filter((t) => t.agency === p.agency),
         };
       }
+      // A referral's task: the case learns the outcome by signal, so its stage is read afterwards.
+      const view = await handle.executeUpdate(completeReferralTask, { ...input, args: [...input.args] });
+      const after = await db.householdCase.findUniqueOrThrow({ where: { id: c.id } });
+      return {
+        taskId: task.id,
+        caseId: c.id,
+        stage: after.stage,
+        nextTasks: view.openTasks.map((t) => ({ ...t, agency: view.agency })),
+        referral: {
+          referralId: view.referralId,
+          measure: view.measure,
+          agency: view.agency,
+          status: view.status,
+        },
+      };
+    };
+    let result: z.infer<typeof CompletionResultSchema>;
+    try {
+      result = await auditedChange(
+        db,
+        {
+          caseId: c.id,
+          principal: p,
+          action: 'task.complete',
+          target: task.id,
+          requestId: req.requestId,
+          workflowId: task.workflowId,
+          // The form itself holds personal data; the audit keeps its digest.
+          data: {
+            type: task.type,
+            formSha256: crypto.createHash('sha256').update(JSON.stringify(completion.form)).digest('hex'),
+          },
+        },
+        complete,
+        (r) => ({ stage: r.stage }),
+      );
     } catch (err) {
       return failure(err, task.id);
     }
-    await auditSafely(db, {
-      caseId: c.id,
-      principal: p,
-      action: 'task.complete',
-      target: task.id,
-      requestId: req.requestId,
-      // The form itself holds personal data; the audit keeps its digest.
-      data: {
-        type: task.type,
-        formSha256: crypto.createHash('sha256').update(JSON.stringify(completion.form)).digest('hex'),
-        stage: result.stage,
-      },
-    });
     res.json(result);
   });
 
   /** The task actions, each an `act` Update on the workflow hosting the task. */
   const actions: Record<
     string,
-    { body: z.ZodType; command: (taskId: string, body: never) => Action; roles?: string[] }
+    {
+      body: z.ZodType;
+      command: (taskId: string, body: never) => Action;
+      roles?: string[];
+      /** A check of the body against the task before the workflow is asked. */
+      check?: (task: TaskRow, body: never) => Promise<void>;
+    }
   > = {
     claim: { body: EmptySchema, command: (taskId) => ({ action: 'claim', taskId }) },
     release: { body: EmptySchema, command: (taskId) => ({ action: 'release', taskId }) },
@@ -408,6 +443,8 @@ export function taskRoutes({ db, client }: AppDeps): Router {
         assignee: b.assignee,
       }),
       roles: ['supervisor', 'coordinator'],
+      check: (task, b: z.infer<typeof ReassignSchema>) =>
+        assertAssignable(db, task, b.assignee, 'body.assignee'),
     },
   };
 
@@ -420,17 +457,31 @@ export function taskRoutes({ db, client }: AppDeps): Router {
       if (spec.roles && !spec.roles.some((role) => p.roles.includes(role as never)))
         throw new Problem(403, 'forbidden', `${name} needs one of the roles: ${spec.roles.join(', ')}`);
       assertOpen(task);
+      await spec.check?.(task, body as never);
       const command = spec.command(task.id, body as never);
       const handle = client.workflow.getHandle(task.workflowId);
       const update = {
         args: [{ actor: actorOf(p), command }] as [never],
         updateId: updateIdFor(req, `${name}:${task.id}`),
       };
+      const onCase = (await db.householdCase.findUniqueOrThrow({ where: { id: task.caseId } })).workflowId;
       try {
-        const c = await db.householdCase.findUniqueOrThrow({ where: { id: task.caseId } });
-        await (task.workflowId === c.workflowId
-          ? handle.executeUpdate(act, update)
-          : handle.executeUpdate(referralAct, update));
+        await auditedChange(
+          db,
+          {
+            caseId: task.caseId,
+            principal: p,
+            action: `task.${name}`,
+            target: task.id,
+            requestId: req.requestId,
+            workflowId: task.workflowId,
+            data: body as Record<string, unknown>,
+          },
+          async () =>
+            void (await (task.workflowId === onCase
+              ? handle.executeUpdate(act, update)
+              : handle.executeUpdate(referralAct, update))),
+        );
       } catch (err) {
         return failure(err, task.id);
       }
@@ -439,14 +490,6 @@ export function taskRoutes({ db, client }: AppDeps): Router {
         db.caseTask.findUniqueOrThrow({ where: { id: task.id } }),
         db.householdCase.findUniqueOrThrow({ where: { id: task.caseId } }),
       ]);
-      await auditSafely(db, {
-        caseId: task.caseId,
-        principal: p,
-        action: `task.${name}`,
-        target: task.id,
-        requestId: req.requestId,
-        data: body as Record<string, unknown>,
-      });
       res.json({ task: taskSummary(after), caseId: c.id, stage: c.stage });
     });
   }

@@ -10,7 +10,9 @@
  * then runs a worker and the API in this process against the given Temporal server and measures,
  * at CONCURRENCY clients, (1) GET /v1/tasks for staff at county, city and province level (first
  * pages with filters, counts, cursors) and (2) POST /v1/tasks/:id/complete on real cases created
- * through POST /v1/referrals (HTTP → Update → workflow → projection → HTTP). Prints p50/p99.
+ * through POST /v1/referrals (HTTP → Update → workflow → projection → HTTP), and (3) a deep page:
+ * a province-level inbox walked to page BENCH_DEEP_PAGE (default 200, 50 tasks a page; its last page
+ * if it has fewer), that page then requested BENCH_DEEP_REQUESTS times. Prints p50/p99.
  */
 import crypto from 'node:crypto';
 import os from 'node:os';
@@ -31,6 +33,8 @@ const TASKS = Number(process.env.BENCH_TASKS ?? 100_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
 const INBOX_REQUESTS = Number(process.env.BENCH_INBOX_REQUESTS ?? 2000);
 const COMPLETIONS = Number(process.env.BENCH_COMPLETIONS ?? 200);
+const DEEP_PAGE = Number(process.env.BENCH_DEEP_PAGE ?? 200);
+const DEEP_REQUESTS = Number(process.env.BENCH_DEEP_REQUESTS ?? 200);
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -184,6 +188,21 @@ async function main() {
       );
     });
 
+    // 3. A deep page, before the completions add tasks (keyset: the cursor seeks in the index).
+    const province = token('deep', 'union', 'hl');
+    let page = 1;
+    let deepCursor: string | undefined;
+    for (
+      let next = (await get('/v1/tasks?limit=50', province)).nextCursor;
+      next && page < DEEP_PAGE;
+      page++
+    ) {
+      deepCursor = next;
+      next = (await get(`/v1/tasks?limit=50&cursor=${next}`, province)).nextCursor;
+    }
+    const deepPath = `/v1/tasks?limit=50${deepCursor ? `&cursor=${deepCursor}` : ''}`;
+    const deep = await pool(DEEP_REQUESTS, CONCURRENCY, async () => void (await get(deepPath, province)));
+
     // 2. Completion round trips on real cases.
     const union = token('bench-union', 'union', 'hl/harbin');
     t = performance.now();
@@ -234,6 +253,7 @@ async function main() {
           .join(' ')}`,
         `open tasks: ${await db.caseTask.count({ where: { status: 'open' } })}; concurrency: ${CONCURRENCY} clients`,
         `inbox GET /v1/tasks:            ${fmt(inbox)}`,
+        `inbox deep page ${page} (province union inbox, 50 a page${page < DEEP_PAGE ? `; it has only ${page}` : ''}): ${fmt(deep)}`,
         `complete round trip (HTTP→Temporal Update→PostgreSQL→HTTP): ${fmt(completion)}`,
         '',
       ].join('\n'),

@@ -127,3 +127,33 @@ export async function caseAwaitingSignOff(stack: Stack, headName = '王建国') 
   );
   return { caseId: past.s.caseId, workflowId: past.workflowId, task, idNumber: past.idNumber };
 }
+
+/**
+ * A filed case whose plan (drawn up over HTTP) refers public rental housing to 住建 and pays union
+ * living aid: the housing referral's acceptance task is open on the referral's own workflow.
+ */
+export async function caseWithHousingReferral(stack: Stack, headName = '王建国') {
+  const signOff = await caseAwaitingSignOff(stack, headName);
+  const { caseId } = signOff;
+  const post = async (taskId: string, who: string, body: unknown) => {
+    const res = await stack.http('POST', `/v1/tasks/${taskId}/complete`, {
+      token: stack.token(claimsOf(who)),
+      body,
+    });
+    if (res.status !== 200)
+      throw new Error(`completing ${taskId}: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body;
+  };
+  await post(signOff.task.id, 'union-chair', { type: 'chairSignOff', form: forms.sign });
+  const plan = await eventually(() =>
+    stack.db.caseTask.findFirst({ where: { caseId, type: 'assistancePlan', status: 'open' } }),
+  );
+  const planned = await post(plan.id, 'union-staff', {
+    type: 'assistancePlan',
+    form: { route: 'assist', measures: ['public_rental_housing', 'union_living_aid'] },
+  });
+  const acceptance = await eventually(() =>
+    stack.db.caseTask.findFirst({ where: { caseId, type: 'referralAcceptance', agency: 'housing' } }),
+  );
+  return { ...signOff, planned, acceptance };
+}

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { createApp } from '../../api/app';
+import { createApp, type AppDeps } from '../../api/app';
 import { createApiKey, signToken } from '../../api/auth';
 import { verifyAuditChains } from '../../api/audit';
 import { listen } from '../../api/server';
@@ -12,6 +12,9 @@ import { REGION, claimsOf, referCase, referralBody } from './api-helpers';
 /** Authentication, API keys, OpenAPI and docs, error shape, request IDs, rate limits, audit chain. */
 let stack: Stack;
 const as = (sub: string) => stack.token(claimsOf(sub));
+/** Another API on the same stack, with its own rate limits. */
+const withRateLimit = (rateLimit: AppDeps['rateLimit']) =>
+  listen(createApp({ config: stack.config, db: stack.db, client: stack.client, rateLimit }), 0, '127.0.0.1');
 
 beforeAll(async () => {
   stack = await startStack();
@@ -45,31 +48,41 @@ describe('authentication', () => {
 });
 
 describe('API keys', () => {
-  test('a union supervisor creates a key (shown once), the integrator uses it, revocation is immediate', async () => {
+  test('a supervisor creates a key for its own agency (shown once), the integrator uses it, revocation is immediate', async () => {
     const created = await stack.http('POST', '/v1/api-keys', {
-      token: as('union-supervisor'),
-      body: { name: 'Daoli civil-affairs system', agency: 'civil_affairs', region: REGION },
+      token: as('civil-affairs-supervisor'),
+      body: { name: 'Daoli civil-affairs system', region: REGION },
     });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({
       agency: 'civil_affairs',
       region: REGION,
       roles: ['staff'],
-      createdBy: 'union-supervisor',
+      createdBy: 'civil-affairs-supervisor',
     });
     const { id, key } = created.body as { id: string; key: string };
     expect(key).toMatch(/^hrp_/);
     const row = await stack.db.apiKey.findUniqueOrThrow({ where: { id } });
     expect(JSON.stringify(row)).not.toContain(key);
 
-    const listed = await stack.http('GET', '/v1/api-keys', { token: as('union-supervisor') });
+    const listed = await stack.http('GET', '/v1/api-keys', { token: as('civil-affairs-supervisor') });
     expect(listed.body.items.map((k: any) => k.id)).toContain(id);
     expect(JSON.stringify(listed.body)).not.toContain(key);
     expect(JSON.stringify(listed.body)).not.toContain(row.hash);
+    // Another agency's supervisor neither sees nor revokes it; the joint office's coordinator does see it.
+    const union = await stack.http('GET', '/v1/api-keys', { token: as('union-supervisor') });
+    expect(union.body.items.map((k: any) => k.id)).not.toContain(id);
+    expect((await stack.http('DELETE', `/v1/api-keys/${id}`, { token: as('hr-supervisor') })).status).toBe(
+      404,
+    );
+    const coordinator = await stack.http('GET', '/v1/api-keys', { token: as('city-coordinator') });
+    expect(coordinator.body.items.map((k: any) => k.id)).toContain(id);
 
     const inbox = await stack.http('GET', '/v1/tasks', { headers: { authorization: `ApiKey ${key}` } });
     expect(inbox.status).toBe(200);
-    const revoked = await stack.http('DELETE', `/v1/api-keys/${id}`, { token: as('union-supervisor') });
+    const revoked = await stack.http('DELETE', `/v1/api-keys/${id}`, {
+      token: as('civil-affairs-supervisor'),
+    });
     expect(revoked.status).toBe(200);
     expect(revoked.body.revokedAt).not.toBeNull();
     const after = await stack.http('GET', '/v1/tasks', { headers: { authorization: `ApiKey ${key}` } });
@@ -77,6 +90,28 @@ describe('API keys', () => {
     const audits = await stack.db.auditEntry.findMany({ where: { chain: '_system', target: id } });
     expect(audits.map((a) => a.action).sort()).toEqual(['api_key.create', 'api_key.revoke']);
   });
+
+  test.each([
+    ['a union supervisor', 'union-supervisor', 'civil_affairs'],
+    ['a union supervisor', 'union-supervisor', 'hr'],
+    ['a coordinator', 'city-coordinator', 'civil_affairs'],
+    ['a civil-affairs supervisor', 'civil-affairs-supervisor', 'union'],
+  ])(
+    '%s cannot mint a key of another agency (%s): 403 naming body.agency, no key made',
+    async (_l, who, agency) => {
+      const before = await stack.db.apiKey.count();
+      const res = await stack.http('POST', '/v1/api-keys', {
+        token: as(who),
+        body: { name: 'x', agency, region: REGION, roles: ['staff'] },
+      });
+      expect(res.status).toBe(403);
+      expect(res.body).toMatchObject({
+        type: '/problems/agency_out_of_scope',
+        errors: [expect.objectContaining({ path: 'body.agency', code: 'agency_out_of_scope' })],
+      });
+      expect(await stack.db.apiKey.count()).toBe(before);
+    },
+  );
 
   test('an integrator refers a household with its key; the referral is audited to the key', async () => {
     const { key, id } = await createApiKey(stack.db, {
@@ -103,25 +138,25 @@ describe('API keys', () => {
   });
 
   test.each([
-    ['plain staff', 403, 'union-staff', { name: 'x', agency: 'hr', region: REGION }],
+    ['plain staff', 403, 'union-staff', { name: 'x', agency: 'union', region: REGION }],
     ['an HR staff member', 403, 'hr-staff', { name: 'x', agency: 'hr', region: REGION }],
-    ['a region outside yours', 403, 'union-supervisor', { name: 'x', agency: 'hr', region: 'hl/qiqihar' }],
+    ['a region outside yours', 403, 'union-supervisor', { name: 'x', region: 'hl/qiqihar' }],
     [
       'a role you do not hold',
       403,
       'union-supervisor',
-      { name: 'x', agency: 'hr', region: REGION, roles: ['chair'] },
+      { name: 'x', agency: 'union', region: REGION, roles: ['chair'] },
     ],
     ['an unknown agency', 400, 'union-supervisor', { name: 'x', agency: 'police', region: REGION }],
-    ['an empty name', 400, 'union-supervisor', { name: ' ', agency: 'hr', region: REGION }],
-    ['a bad region', 400, 'union-supervisor', { name: 'x', agency: 'hr', region: 'Harbin!' }],
+    ['an empty name', 400, 'union-supervisor', { name: ' ', agency: 'union', region: REGION }],
+    ['a bad region', 400, 'union-supervisor', { name: 'x', agency: 'union', region: 'Harbin!' }],
     [
       'an unknown role',
       400,
       'union-supervisor',
-      { name: 'x', agency: 'hr', region: REGION, roles: ['king'] },
+      { name: 'x', agency: 'union', region: REGION, roles: ['king'] },
     ],
-    ['an unknown field', 400, 'union-supervisor', { name: 'x', agency: 'hr', region: REGION, secret: 'x' }],
+    ['an unknown field', 400, 'union-supervisor', { name: 'x', region: REGION, secret: 'x' }],
   ])('creating a key with %s → %i', async (_label, status, who, body) => {
     const res = await stack.http('POST', '/v1/api-keys', { token: as(who), body });
     expect(res.status).toBe(status);
@@ -239,14 +274,51 @@ describe('errors and request IDs', () => {
     });
   });
 
-  test('malformed JSON is a 400 problem', async () => {
-    const res = await stack.http('POST', '/v1/referrals', {
+  test.each([
+    ['a malformed URL encoding', 'GET', '/v1/tasks/%E0%A4%A', {}, undefined, 400, 'invalid_url_encoding'],
+    ['malformed JSON', 'POST', '/v1/referrals', {}, '{"household":', 400, 'invalid_json'],
+    [
+      'an unsupported charset',
+      'POST',
+      '/v1/referrals',
+      { 'content-type': 'application/json; charset=iso-8859-1' },
+      '{}',
+      415,
+      'unsupported_charset',
+    ],
+    [
+      'an unknown content encoding',
+      'POST',
+      '/v1/referrals',
+      { 'content-encoding': 'x-squeeze' },
+      '{}',
+      415,
+      'unsupported_content_encoding',
+    ],
+    [
+      'a body over 1 MB',
+      'POST',
+      '/v1/referrals',
+      {},
+      `{"note":"${'x'.repeat(1_100_000)}"}`,
+      413,
+      'body_too_large',
+    ],
+  ])('%s → a 4xx problem, not a 500 (%s %s)', async (_label, method, path, headers, body, status, code) => {
+    const res = await stack.http(method, path, {
       token: as('union-staff'),
-      body: '{"household":',
-      headers: { 'content-type': 'application/json' },
+      body,
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
     });
-    expect(res.status).toBe(400);
-    expect(res.body.type).toBe('/problems/invalid_json');
+    expect(res.status).toBe(status);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({
+      type: `/problems/${code}`,
+      status,
+      detail: expect.any(String),
+      requestId: res.headers.get('x-request-id'),
+    });
+    expect(JSON.stringify(res.body)).not.toMatch(/\bat .*\.(ts|js):\d+|node_modules/);
   });
 
   test('an internal failure is a 500 problem with the request ID and no stack trace', async () => {
@@ -277,16 +349,7 @@ describe('errors and request IDs', () => {
   });
 
   test('rate limits are per principal: 429 with Retry-After for one, others unaffected', async () => {
-    const server = await listen(
-      createApp({
-        config: stack.config,
-        db: stack.db,
-        client: stack.client,
-        rateLimit: { capacity: 3, refillPerSecond: 0.01 },
-      }),
-      0,
-      '127.0.0.1',
-    );
+    const server = await withRateLimit({ capacity: 3, refillPerSecond: 0.01 });
     const get = (who: string) =>
       fetch(`http://127.0.0.1:${server.port}/v1/tasks`, { headers: { authorization: `Bearer ${as(who)}` } });
     try {
@@ -301,6 +364,37 @@ describe('errors and request IDs', () => {
       await server.close();
     }
   });
+});
+
+test('requests that do not authenticate are limited per client address; authenticated ones cost it nothing', async () => {
+  const server = await withRateLimit({
+    capacity: 100,
+    refillPerSecond: 100,
+    anonymous: { capacity: 3, refillPerSecond: 0.01 },
+  });
+  const get = (headers: Record<string, string> = {}, path = '/v1/tasks') =>
+    fetch(`http://127.0.0.1:${server.port}${path}`, { headers });
+  try {
+    const statuses = [];
+    for (let i = 0; i < 5; i++)
+      statuses.push((await get({ authorization: `Bearer ${as('hr-staff')}` })).status);
+    for (const headers of [
+      {},
+      { authorization: 'ApiKey hrp_guess-1' },
+      { authorization: 'Bearer forged' },
+    ] as Array<Record<string, string>>)
+      statuses.push((await get(headers)).status);
+    const limited = await get({ authorization: 'ApiKey hrp_guess-2' });
+    statuses.push(limited.status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 401, 401, 401, 429]);
+    expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(((await limited.json()) as any).type).toBe('/problems/rate_limited');
+    // The address is refused before credentials are checked, until it refills; health checks are not limited.
+    expect((await get({ authorization: `Bearer ${as('hr-staff')}` })).status).toBe(429);
+    expect((await get({}, '/healthz')).status).toBe(200);
+  } finally {
+    await server.close();
+  }
 });
 
 describe('audit trail', () => {
@@ -324,19 +418,26 @@ describe('audit trail', () => {
     await stack.http('GET', `/v1/tasks/${task.id}`, { token });
     await stack.http('POST', `/v1/tasks/${task.id}/release`, { token });
     const entries = await stack.db.auditEntry.findMany({ where: { chain: caseId }, orderBy: { seq: 'asc' } });
-    expect(entries.map((e) => e.action)).toEqual([
+    // A change is recorded as an attempt before its Update and the outcome after it.
+    expect(
+      entries.map((e) => [e.action, (e.data as { phase?: string }).phase].filter(Boolean).join(':')),
+    ).toEqual([
       'referral.create',
-      'task.claim',
-      'task.comment',
+      'task.claim:attempt',
+      'task.claim:applied',
+      'task.comment:attempt',
+      'task.comment:applied',
       'task.read_sensitive',
-      'task.release',
+      'task.release:attempt',
+      'task.release:applied',
     ]);
-    expect(entries.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(entries.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(entries[2]!.data).toEqual({ phase: 'applied', attemptSeq: 2 });
     for (let i = 1; i < entries.length; i++) expect(entries[i]!.prevHash).toBe(entries[i - 1]!.hash);
     expect((await verifyAuditChains(stack.db, [caseId])).problems).toEqual([]);
     const ok = await verifyScript(caseId);
     expect(ok.code).toBe(0);
-    expect(ok.out).toContain('audit trail intact: 1 chains, 5 entries');
+    expect(ok.out).toContain('audit trail intact: 1 chains, 8 entries');
 
     // Edit one entry's content.
     await stack.db.$executeRawUnsafe(

@@ -1,6 +1,16 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { createApiKey } from '../../api/auth';
 import { forms } from '../support/fixtures';
 import { eventually, startStack, type Stack } from '../support/stack';
-import { REGION, caseAwaitingSignOff, claimsOf, referCase, referralBody } from './api-helpers';
+import {
+  REGION,
+  caseAwaitingSignOff,
+  caseWithHousingReferral,
+  claimsOf,
+  referCase,
+  referralBody,
+} from './api-helpers';
 
 /** The agency task API through HTTP → Temporal dev server → PostgreSQL: inbox, detail, actions. */
 let stack: Stack;
@@ -115,6 +125,64 @@ describe('GET /v1/tasks (inbox)', () => {
     const keys = seen.map((t) => `${t.dueAt}|${t.id}`);
     expect(keys).toEqual([...keys].sort());
     for (const c of cases) expect(seen.map((t) => t.id)).toContain(c.task.id);
+  });
+
+  test('many tasks due at the same instant page through with none skipped or repeated, the cursor stable while tasks are added', async () => {
+    // Read-model rows only (the inbox reads nothing else), in a region of their own.
+    const region = 'hl/paging';
+    const due = new Date(Date.now() + 3 * 24 * 3600_000);
+    const at = (ms: number) => new Date(due.getTime() + ms);
+    const row = (id: string, dueAt: Date) => ({
+      id,
+      caseId: 'paging-case',
+      workflowId: 'paging-wf',
+      type: 'dataComparisonHr',
+      agency: 'hr',
+      regionCode: `${region}/street-${id.length % 3}`,
+      status: 'open',
+      createdAt: new Date(),
+      dueAt,
+      context: {},
+    });
+    const ids = Array.from({ length: 23 }, (_, i) => `pg-${String((i * 7919) % 100).padStart(2, '0')}-${i}`);
+    await stack.db.caseTask.createMany({
+      data: [...ids.map((id) => row(id, due)), row('pg-early', at(-1)), row('pg-late', at(1))],
+    });
+    const token = stack.token({ sub: 'hr-pager', agency: 'hr', roles: ['staff'], region });
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    const added: Record<'ahead' | 'behind', string[]> = { ahead: [], behind: [] };
+    do {
+      const page = await stack.http('GET', `/v1/tasks?limit=4${cursor ? `&cursor=${cursor}` : ''}`, {
+        token,
+      });
+      expect(page.status).toBe(200);
+      seen.push(...page.body.items.map((t: { id: string }) => t.id));
+      cursor = page.body.nextCursor;
+      pages++;
+      // Others' work lands while this one pages: at the same instant on either side of the cursor,
+      // and earlier or later. Only what sorts after the cursor may still appear.
+      if (pages === 2) {
+        const last = seen[seen.length - 1]!;
+        const mk = (id: string, dueAt: Date, where: 'ahead' | 'behind') => (
+          added[where].push(id),
+          row(id, dueAt)
+        );
+        await stack.db.caseTask.createMany({
+          data: [
+            mk(`${last}-a`, due, 'ahead'),
+            mk('pg-00', due, 'behind'),
+            mk('pg-earlier', at(-60_000), 'behind'),
+            mk('pg-later', at(60_000), 'ahead'),
+          ],
+        });
+      }
+    } while (cursor);
+    const expected = ['pg-early', ...[...ids, ...added.ahead.slice(0, 1)].sort(), 'pg-late', 'pg-later'];
+    expect(seen).toEqual(expected);
+    for (const id of added.behind) expect(seen).not.toContain(id);
+    expect(pages).toBe(Math.ceil(expected.length / 4));
   });
 
   test('filters: case, assignee, due before, overdue, region, status', async () => {
@@ -241,6 +309,11 @@ describe('task actions', () => {
       body: { text: 'called the household' },
     });
     expect(comment.status).toBe(200);
+    // Comments are read back on the task, by those who may see the task (others get its 404).
+    const detail = await stack.http('GET', `/v1/tasks/${task.id}`, { token: as('union-supervisor') });
+    expect(detail.body.comments).toEqual([
+      { at: expect.any(String), author: 'union-staff', agency: 'union', text: 'called the household' },
+    ]);
     const events = await stack.db.caseEvent.findMany({ where: { caseId, taskId: task.id } });
     expect(events.map((e) => e.type)).toEqual(
       expect.arrayContaining(['task.claimed', 'task.released', 'case.comment']),
@@ -294,6 +367,47 @@ describe('task actions', () => {
     expect(sup.body.task.assignee).toBe('union-staff');
   });
 
+  test('reassign stays within the task agency: a known principal of another agency is refused (422), nothing changed', async () => {
+    const { caseId, task } = await referCase(stack);
+    // Known principals: an integrator key (its row), a staff member who has acted (the audit trail).
+    const key = await createApiKey(stack.db, {
+      name: 'hr system',
+      agency: 'hr',
+      region: REGION,
+      roles: ['staff'],
+    });
+    const civil = await stack.http('POST', '/v1/referrals', {
+      token: as('civil-affairs-staff'),
+      body: referralBody(),
+    });
+    expect(civil.status).toBe(201);
+    for (const [path, body] of [
+      [`/v1/tasks/${task.id}/reassign`, { assignee: 'civil-affairs-staff' }],
+      [`/v1/tasks/${task.id}/reassign`, { assignee: `apikey:${key.id}` }],
+      [
+        `/v1/cases/${caseId}/actions`,
+        { action: 'reassign', taskId: task.id, assignee: 'civil-affairs-staff' },
+      ],
+    ] as const) {
+      const res = await stack.http('POST', path, { token: as('union-supervisor'), body });
+      expect(res.status).toBe(422);
+      expect(res.body).toMatchObject({
+        type: '/problems/assignee_not_in_agency',
+        errors: [expect.objectContaining({ path: 'body.assignee', code: 'assignee_not_in_agency' })],
+      });
+    }
+    expect((await stack.db.caseTask.findUniqueOrThrow({ where: { id: task.id } })).assignee).toBeNull();
+    // A colleague of the union, or someone the platform has not met yet, may be assigned.
+    for (const assignee of ['union-chair', 'new-colleague']) {
+      const ok = await stack.http('POST', `/v1/tasks/${task.id}/reassign`, {
+        token: as('union-supervisor'),
+        body: { assignee },
+      });
+      expect(ok.status).toBe(200);
+      expect(ok.body.task.assignee).toBe(assignee);
+    }
+  });
+
   test.each([
     ['return', 'body.reason', 'invalid_type', {}],
     ['return', 'body.reason', 'too_small', { reason: '   ' }],
@@ -321,10 +435,11 @@ describe('POST /v1/tasks/:id/complete', () => {
     });
     expect(done.status).toBe(200);
     expect(done.body).toMatchObject({ taskId: task.id, caseId, stage: 'comparison' });
-    expect(done.body.nextTasks.map((t: any) => t.type).sort()).toEqual([
-      'dataComparisonCivil',
-      'dataComparisonHr',
-    ]);
+    // Next tasks are the caller's agency's only: the comparisons belong to civil affairs and HR.
+    expect(done.body.nextTasks).toEqual([]);
+    expect(
+      (await stack.db.caseTask.findMany({ where: { caseId, status: 'open' } })).map((t) => t.type).sort(),
+    ).toEqual(['dataComparisonCivil', 'dataComparisonHr']);
     const again = await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
       token: as('union-staff'),
       body: intakeForm,
@@ -347,6 +462,8 @@ describe('POST /v1/tasks/:id/complete', () => {
     });
     expect(civil.status).toBe(200);
     expect(civil.body.stage).toBe('comparison');
+    // HR's comparison is still open, but it is not civil affairs' business.
+    expect(civil.body.nextTasks).toEqual([]);
   });
 
   test('the same Idempotency-Key completes once and replays; another body → 422; in flight → 409', async () => {
@@ -403,6 +520,40 @@ describe('POST /v1/tasks/:id/complete', () => {
     expect(badKey.status).toBe(400);
   });
 
+  test('expired Idempotency-Key records are purged, a bounded batch per write that makes a new one', async () => {
+    const old = new Date(Date.now() - 25 * 3600_000);
+    const row = (key: string, createdAt: Date) => ({
+      principal: 'staff:someone-long-gone',
+      key,
+      requestHash: 'x',
+      method: 'POST',
+      path: '/v1/referrals',
+      status: 201,
+      body: {},
+      createdAt,
+    });
+    await stack.db.idempotencyRecord.createMany({
+      data: [
+        ...Array.from({ length: 150 }, (_, i) => row(`expired-${i}`, old)),
+        row('recent', new Date(Date.now() - 3600_000)),
+      ],
+    });
+    const mine = { principal: 'staff:someone-long-gone' };
+    const write = (key: string) =>
+      stack.http('POST', '/v1/referrals', {
+        token: as('union-staff'),
+        body: referralBody(),
+        headers: { 'idempotency-key': key },
+      });
+    expect((await write(`purge-1-${Date.now()}`)).status).toBe(201);
+    await eventually(async () => (await stack.db.idempotencyRecord.count({ where: mine })) === 51);
+    expect((await write(`purge-2-${Date.now()}`)).status).toBe(201);
+    await eventually(async () => (await stack.db.idempotencyRecord.count({ where: mine })) === 1);
+    expect(await stack.db.idempotencyRecord.findMany({ where: mine, select: { key: true } })).toEqual([
+      { key: 'recent' },
+    ]);
+  });
+
   test('a wrong form type is 400; only the chair signs off (403 for anyone else, nothing changed)', async () => {
     const { task } = await referCase(stack);
     const wrong = await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
@@ -433,26 +584,14 @@ describe('POST /v1/tasks/:id/complete', () => {
   });
 
   test("a referral task is completed on the referral's workflow; the payment approver is never its preparer", async () => {
-    const { caseId, task } = await caseAwaitingSignOff(stack);
-    await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
-      token: as('union-chair'),
-      body: { type: 'chairSignOff', form: forms.sign },
+    const { caseId, planned, acceptance } = await caseWithHousingReferral(stack);
+    expect(planned.stage).toBe('assisting');
+    // Housing sees what is asked of it: the measure, with the ID number it needs.
+    const asked = await stack.http('GET', `/v1/tasks/${acceptance.id}`, { token: as('housing-staff') });
+    expect(asked.body.facts).toEqual({
+      idNumber: expect.stringMatching(/^\d{17}[\dX]$/),
+      measure: { code: 'public_rental_housing', name: 'Public rental housing', nameZh: '公租房' },
     });
-    const plan = await eventually(() =>
-      stack.db.caseTask.findFirst({ where: { caseId, type: 'assistancePlan', status: 'open' } }),
-    );
-    const planned = await stack.http('POST', `/v1/tasks/${plan.id}/complete`, {
-      token: as('union-staff'),
-      body: {
-        type: 'assistancePlan',
-        form: { route: 'assist', measures: ['public_rental_housing', 'union_living_aid'] },
-      },
-    });
-    expect(planned.status).toBe(200);
-    expect(planned.body.stage).toBe('assisting');
-    const acceptance = await eventually(() =>
-      stack.db.caseTask.findFirst({ where: { caseId, type: 'referralAcceptance', agency: 'housing' } }),
-    );
     const accepted = await stack.http('POST', `/v1/tasks/${acceptance.id}/complete`, {
       token: as('housing-staff'),
       body: { type: 'referralAcceptance', form: { decision: 'accept' } },
@@ -603,6 +742,24 @@ describe('POST /v1/tasks/:id/complete', () => {
   });
 });
 
+test("README's error example is what the API answers", async () => {
+  const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+  const example = JSON.parse(/`(\{"type":"\/problems\/invalid_input".*?\})`/.exec(readme)![1]!);
+  const { task } = await referCase(stack);
+  const res = await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
+    token: as('union-staff'),
+    body: {
+      type: 'intakeReview',
+      form: { decision: 'accept', consent: { dataComparison: false, sharingWithAgencies: true } },
+    },
+  });
+  expect(res.body).toEqual({
+    ...example,
+    instance: `/v1/tasks/${task.id}/complete`,
+    requestId: expect.any(String),
+  });
+});
+
 describe('cases', () => {
   test('GET /v1/cases/:id: stage, open tasks, timeline; masked ID only', async () => {
     const { caseId, idNumber } = await referCase(stack);
@@ -616,6 +773,33 @@ describe('cases', () => {
     expect(JSON.stringify(res.body)).not.toContain(idNumber);
     const coordinator = await stack.http('GET', `/v1/cases/${caseId}`, { token: as('city-coordinator') });
     expect(coordinator.status).toBe(200);
+  });
+
+  test('another agency sees only its own part of a case, only while it has open work there', async () => {
+    const { caseId, acceptance } = await caseWithHousingReferral(stack);
+    const union = await stack.http('GET', `/v1/cases/${caseId}`, { token: as('union-staff') });
+    expect(union.body.causes).toEqual(['illness']);
+    expect(union.body.openTasks.map((t: any) => t.agency)).toContain('housing');
+    const housing = await stack.http('GET', `/v1/cases/${caseId}`, { token: as('housing-staff') });
+    expect(housing.status).toBe(200);
+    expect(housing.body).not.toHaveProperty('causes');
+    expect(housing.body.openTasks.map((t: any) => t.id)).toEqual([acceptance.id]);
+    expect(new Set(housing.body.timeline.map((e: any) => e.taskId))).toEqual(new Set([acceptance.id]));
+    expect(housing.body.timeline.map((e: any) => e.type)).not.toContain('case.filed');
+    // Medical insurance has nothing here; civil affairs and HR compared the data long ago.
+    for (const who of ['medical-insurance-staff', 'civil-affairs-staff', 'hr-staff'])
+      expect((await stack.http('GET', `/v1/cases/${caseId}`, { token: as(who) })).status).toBe(404);
+    // Housing declines: its work is done and the case is absent to it again.
+    const declined = await stack.http('POST', `/v1/tasks/${acceptance.id}/complete`, {
+      token: as('housing-staff'),
+      body: { type: 'referralAcceptance', form: { decision: 'decline', reasonCode: 'quota_exhausted' } },
+    });
+    expect(declined.status).toBe(200);
+    expect(declined.body.nextTasks).toEqual([]);
+    expect((await stack.http('GET', `/v1/cases/${caseId}`, { token: as('housing-staff') })).status).toBe(404);
+    // The union's read carried health data (causes): audited.
+    const reads = await stack.db.auditEntry.findMany({ where: { caseId, action: 'case.read_sensitive' } });
+    expect(reads.map((r) => [r.actor, r.data])).toEqual([['union-staff', { fields: ['causes'] }]]);
   });
 
   test('POST /v1/cases/:id/actions: the workflow decides; errors map to problems; writes are audited', async () => {
@@ -656,7 +840,18 @@ describe('cases', () => {
     expect(unknown.body.errors).toEqual([
       expect.objectContaining({ path: 'body.action', code: 'invalid_union' }),
     ]);
+    // Every change the workflow was asked for is audited, refused or applied; a 400 never got that far.
     const audits = await stack.db.auditEntry.findMany({ where: { caseId }, orderBy: { seq: 'asc' } });
-    expect(audits.map((a) => a.action)).toEqual(['referral.create', 'case.hold']);
+    expect(audits.map((a) => [a.actor, a.action, (a.data as any).phase, (a.data as any).code])).toEqual([
+      ['union-staff', 'referral.create', undefined, undefined],
+      ['union-staff', 'case.hold', 'attempt', undefined],
+      ['union-staff', 'case.hold', 'refused', 'forbidden'],
+      ['city-coordinator', 'case.hold', 'attempt', undefined],
+      ['city-coordinator', 'case.hold', 'applied', undefined],
+      ['city-coordinator', 'case.hold', 'attempt', undefined],
+      ['city-coordinator', 'case.hold', 'refused', 'already_on_hold'],
+      ['union-staff', 'case.raiseObjection', 'attempt', undefined],
+      ['union-staff', 'case.raiseObjection', 'refused', 'not_in_public_notice'],
+    ]);
   });
 });
