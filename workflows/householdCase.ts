@@ -1,4 +1,6 @@
 import {
+  ActivityFailure,
+  ApplicationFailure,
   ParentClosePolicy,
   condition,
   continueAsNew,
@@ -6,6 +8,7 @@ import {
   defineSignal,
   defineUpdate,
   getExternalWorkflowHandle,
+  patched,
   setHandler,
   startChild,
   upsertSearchAttributes,
@@ -17,8 +20,10 @@ import {
   applyReferralUpdate,
   caseView,
   completeTask as completeTaskTransition,
+  countEarlierAid,
   isEnded,
   markPaid,
+  markPaymentFailed,
   nextWake,
   startCase,
   tick,
@@ -39,7 +44,15 @@ import {
 import { measureByCode } from '../domain/measures';
 import { agencyReferral, holdReferral, revokeReferral } from './agencyReferral';
 import { CaseStage, HouseholdKey, RegionCode } from './searchAttributes';
-import { createFlusher, disburseAid, drainHandlers, guard, nowIso, toFailure } from './shared';
+import {
+  createFlusher,
+  disburseAid,
+  drainHandlers,
+  guard,
+  householdAidPaid,
+  nowIso,
+  toFailure,
+} from './shared';
 
 // Messages, next to the workflow (wire name = variable name).
 export const completeTask = defineUpdate<CaseView, [CompleteTaskInput]>('completeTask');
@@ -59,10 +72,19 @@ export type HouseholdCaseInput = ({ start: StartInput } | { resume: CaseState })
  */
 export async function householdCase(input: HouseholdCaseInput): Promise<CaseView> {
   const info = workflowInfo();
+  // A household's cases share the workflow ID: new cases derive their IDs from the caseId (a UUID).
   const state: CaseState =
     'resume' in input
       ? input.resume
-      : startCase(input.start, { workflowId: info.workflowId, caseId: info.firstExecutionRunId }, nowIso());
+      : startCase(
+          input.start,
+          {
+            workflowId: info.workflowId,
+            caseId: info.firstExecutionRunId,
+            legacyIds: !patched('case-scoped-ids'),
+          },
+          nowIso(),
+        );
   let changes = 0;
   const flush = createFlusher(state, () => caseRow(state));
 
@@ -117,7 +139,18 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
         }
         return;
       case 'disburse':
-        await disburseAid({ ...e, caseId: state.caseId });
+        try {
+          await disburseAid({ ...e, caseId: state.caseId });
+        } catch (err) {
+          // Refused for good (its ID was paid to another case): not paid, and never marked so.
+          if (
+            err instanceof ActivityFailure &&
+            err.cause instanceof ApplicationFailure &&
+            err.cause.nonRetryable
+          )
+            return markPaymentFailed(state, e.paymentId, err.cause.message, nowIso());
+          throw err;
+        }
         markPaid(state, e.paymentId, nowIso());
         return;
     }
@@ -157,19 +190,30 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
     {
       validator: guard((cmd: ActInput) => {
         const parsed = ActInputSchema.parse(cmd);
-        validateAction(state, parsed.actor, parsed.command, nowIso());
+        validateAction(state, parsed.actor, parsed.command, nowIso(), parsed.caseId);
       }),
     },
   );
 
   setHandler(referralUpdate, async (u) => {
-    applyReferralUpdate(state, u, nowIso());
+    const unknown = !(u.referralId in state.agencyReferrals);
+    applyReferralUpdate(state, u, nowIso(), {
+      recordUnknown: unknown && patched('record-unknown-referral-updates'),
+    });
     changes++;
     await settle();
   });
 
   setHandler(caseState, () => caseView(state));
 
+  // The annual cap is per household: count what its earlier cases were paid (case-scoped IDs only,
+  // so histories recorded before replay unchanged).
+  if ('start' in input && state.idPrefix !== undefined)
+    countEarlierAid(
+      state,
+      await householdAidPaid({ householdKey: state.householdKey, exceptCaseId: state.caseId }),
+      nowIso(),
+    );
   await settle();
   while (!isEnded(state)) {
     const wake = nextWake(state);
@@ -228,6 +272,7 @@ export function caseRow(s: CaseState): CaseRow {
       agencyReferrals: view.referrals,
       payments: view.payments,
       paidByYear: s.paidByYear,
+      earlierCasesPaidByYear: s.earlierCasesPaidByYear ?? {},
       plan: s.plan,
       notice: s.notice,
       schedule: s.schedule,

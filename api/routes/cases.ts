@@ -250,8 +250,9 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
     }
     let view;
     try {
+      // The workflow ID is the household's: naming the case keeps an ended case's actions off its successor.
       view = await client.workflow.getHandle(c.workflowId).executeUpdate(act, {
-        args: [{ actor: actorOf(p), command }],
+        args: [{ actor: actorOf(p), command, caseId: c.id }],
         updateId: updateIdFor(req, `case:${c.id}`),
       });
     } catch (err) {

@@ -12,6 +12,7 @@ import {
   cancelTask,
   closeTask,
   correctionReceived,
+  derivedId,
   extendDeadline,
   getActiveTask,
   nextTaskWake,
@@ -30,14 +31,16 @@ import {
  * rule of DOMAIN.md lives here, so it is unit-tested without a server and replayed deterministically.
  */
 
+/** `legacyIds`: derive task, payment and referral IDs from the workflow ID (histories before case-scoped IDs). */
 export function startCase(
   input: StartInput,
-  ids: { workflowId: string; caseId: string },
+  ids: { workflowId: string; caseId: string; legacyIds?: boolean },
   now: string,
 ): CaseState {
   const state: CaseState = {
     workflowId: ids.workflowId,
     caseId: ids.caseId,
+    ...(ids.legacyIds ? {} : { idPrefix: ids.caseId }),
     regionCode: input.household.regionCode,
     tasks: {},
     taskSeq: 0,
@@ -355,7 +358,7 @@ export function fileCase(s: CaseState, now: string): void {
 
 function startReferral(s: CaseState, measure: string, agency: string, now: string): void {
   s.referralSeq += 1;
-  const id = `${s.workflowId}.r${s.referralSeq}`;
+  const id = derivedId(s, 'r', s.referralSeq);
   s.agencyReferrals[id] = {
     id,
     measure,
@@ -406,7 +409,7 @@ function assertWithinCap(s: CaseState, amountCents: number, year: number, exclud
       (p) =>
         p.year === year && p.id !== excludeId && ['pending_approval', 'approved', 'paid'].includes(p.status),
     )
-    .reduce((a, p) => a + p.amountCents, 0);
+    .reduce((a, p) => a + p.amountCents, s.earlierCasesPaidByYear?.[year] ?? 0);
   if (committed + amountCents > s.policy.annualAidCapCents)
     throw new DomainError(
       'over_annual_cap',
@@ -416,7 +419,10 @@ function assertWithinCap(s: CaseState, amountCents: number, year: number, exclud
 
 // ---------------------------------------------------------------- other actions
 
-export function validateAction(s: CaseState, actor: Actor, cmd: Action, now: string): void {
+/** `caseId`: the case the caller addressed; a household's later case answers for it as ended. */
+export function validateAction(s: CaseState, actor: Actor, cmd: Action, now: string, caseId?: string): void {
+  if (caseId !== undefined && caseId !== s.caseId)
+    throw new DomainError('case_ended', `case ${caseId} has ended`);
   applyAction(structuredCloneLite(s), actor, cmd, now, true);
 }
 
@@ -468,7 +474,7 @@ export function applyAction(s: CaseState, actor: Actor, cmd: Action, now: string
       const year = yearOf(s, now);
       assertWithinCap(s, cmd.amountCents, year);
       s.paymentSeq += 1;
-      const id = `${s.workflowId}.p${s.paymentSeq}`;
+      const id = derivedId(s, 'p', s.paymentSeq);
       s.payments[id] = {
         id,
         measure: cmd.measure,
@@ -613,9 +619,26 @@ export interface ReferralUpdate {
   outcome?: Record<string, unknown> | null;
 }
 
-export function applyReferralUpdate(s: CaseState, u: ReferralUpdate, now: string): void {
+/**
+ * Applies a referral child's report. A report of a referral this case never sent (a child of the
+ * household's earlier case signals the same workflow ID) changes nothing; `recordUnknown` notes it.
+ */
+export function applyReferralUpdate(
+  s: CaseState,
+  u: ReferralUpdate,
+  now: string,
+  opts: { recordUnknown?: boolean } = {},
+): void {
   const r = s.agencyReferrals[u.referralId];
-  if (!r) return;
+  if (!r) {
+    if (opts.recordUnknown)
+      record(s, 'referral.update_ignored', now, {
+        referralId: u.referralId,
+        status: u.status,
+        reason: 'not a referral of this case',
+      });
+    return;
+  }
   r.status = u.status;
   r.waitlistPosition = u.waitlistPosition ?? r.waitlistPosition;
   r.outcome = u.outcome ?? r.outcome;
@@ -627,6 +650,20 @@ export function applyReferralUpdate(s: CaseState, u: ReferralUpdate, now: string
     waitlistPosition: r.waitlistPosition,
     outcome: r.outcome,
   });
+}
+
+/** The disbursement refused the payment: nothing was paid, and it no longer counts against the cap. */
+export function markPaymentFailed(s: CaseState, paymentId: string, reason: string, now: string): void {
+  const p = s.payments[paymentId];
+  if (!p || p.status === 'paid') return;
+  p.status = 'failed';
+  record(s, 'payment.failed', now, { paymentId, amountCents: p.amountCents, year: p.year, reason });
+}
+
+/** Aid paid to the household in its earlier cases, counted against this case's annual cap. */
+export function countEarlierAid(s: CaseState, byYear: Record<string, number>, now: string): void {
+  s.earlierCasesPaidByYear = byYear;
+  if (Object.keys(byYear).length) record(s, 'case.earlier_aid_counted', now, { paidByYear: byYear });
 }
 
 export function markPaid(s: CaseState, paymentId: string, now: string): void {

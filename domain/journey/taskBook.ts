@@ -47,6 +47,12 @@ export interface JournalEvent {
 export interface Book {
   workflowId: string;
   caseId: string;
+  /**
+   * What task, payment and referral IDs are built from. A household's cases share one workflow ID
+   * (a 返困 household is referred again after its first case ended), so a case's IDs come from its
+   * caseId. Absent in the state of cases started before that: their IDs stay on the workflow ID.
+   */
+  idPrefix?: string;
   regionCode: string;
   tasks: Record<string, Task>;
   taskSeq: number;
@@ -92,6 +98,11 @@ export function record(
   });
 }
 
+/** The n-th ID of a kind (`t` task, `p` payment, `r` referral) of this book: `<prefix>.<kind><n>`. */
+export function derivedId(book: Book, kind: 't' | 'p' | 'r', n: number): string {
+  return `${book.idPrefix ?? book.workflowId}.${kind}${n}`;
+}
+
 export function touch(book: Book, task: Task): void {
   if (!book.dirtyTasks.includes(task.id)) book.dirtyTasks.push(task.id);
 }
@@ -115,7 +126,7 @@ export function openTask(
   book.taskSeq += 1;
   const dueAt = dueFrom(now, book.policy.taskDeadlines[spec.type], book.calendar);
   const task: Task = {
-    id: `${book.workflowId}.t${book.taskSeq}`,
+    id: derivedId(book, 't', book.taskSeq),
     type: spec.type,
     agency: spec.agency,
     regionCode: book.regionCode,

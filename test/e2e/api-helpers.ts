@@ -1,14 +1,11 @@
 import crypto from 'node:crypto';
 import type { Claims } from '../../api/auth';
 import { caseWorkflowId, householdKey } from '../../api/households';
-import { cnMainlandCalendar } from '../../domain/calendar/cn-mainland';
-import { applyAction, completeTask, startCase, tick } from '../../domain/journey/machine';
 import type { Actor } from '../../domain/agencies';
-import type { CaseState } from '../../domain/journey/state';
 import { currentPolicyVersion, policies } from '../../domain/policy';
 import { householdCase } from '../../workflows/householdCase';
 import { demoUsers } from '../../scripts/demoUsers';
-import { forms } from '../support/fixtures';
+import { caseStateAtSignOff } from '../support/pastCase';
 import { eventually, type Stack } from '../support/stack';
 
 /** Shared by the api-*.test.ts suites: demo principals, households, and cases at later stages. */
@@ -67,36 +64,15 @@ export async function caseAwaitingSignOff(stack: Stack, headName = '王建国') 
   const household = { idNumber: idNumber(), headName, regionCode: REGION };
   const key = householdKey(household.idNumber, stack.config.HOUSEHOLD_KEY_SECRET);
   const workflowId = caseWorkflowId(key);
-  const day = 24 * 3600_000;
-  const at = (d: number) => new Date(Date.now() - d * day).toISOString();
-  const s: CaseState = startCase(
-    {
-      household,
-      householdKey: key,
-      referral: { source: 'cadre', referrer: 'Daoli district union' },
-      policy: policies[currentPolicyVersion]!,
-      calendar: cnMainlandCalendar,
-    },
-    { workflowId, caseId: `case-${crypto.randomBytes(8).toString('hex')}` },
-    at(30),
-  );
-  applyAction(
-    s,
-    actor('union-staff'),
-    { action: 'addReferral', referral: { source: 'cadre', referrer: 'Daoli district union' } },
-    at(30),
-  );
-  const done = (type: string, form: unknown, who: string, d: number) => {
-    const t = Object.values(s.tasks).find((x) => x.type === type && x.status === 'open')!;
-    completeTask(s, { taskId: t.id, actor: actor(who), completion: { type, form } as never }, at(d));
-  };
-  done('intakeReview', forms.intakeAccept, 'union-staff', 29);
-  done('dataComparisonCivil', forms.civil, 'civil-affairs-staff', 28);
-  done('dataComparisonHr', forms.hr, 'hr-staff', 28);
-  done('householdSurvey', forms.surveyEligible, 'union-staff', 27);
-  done('collectiveDeliberation', forms.deliberationApprove, 'union-staff', 26);
-  tick(s, new Date(Date.now() - 60_000).toISOString());
-  if (s.stage !== 'sign_off') throw new Error(`fixture case is at ${s.stage}, not sign_off`);
+  const s = caseStateAtSignOff({
+    household,
+    householdKey: key,
+    workflowId,
+    caseId: `case-${crypto.randomBytes(8).toString('hex')}`,
+    policy: policies[currentPolicyVersion]!,
+    nowMs: Date.now(),
+    by: { union: actor('union-staff'), civil: actor('civil-affairs-staff'), hr: actor('hr-staff') },
+  });
   await stack.client.workflow.start(householdCase, {
     workflowId,
     taskQueue: stack.config.TEMPORAL_TASK_QUEUE,

@@ -604,6 +604,48 @@ describe('POST /v1/tasks/:id/complete', () => {
 });
 
 describe('cases', () => {
+  test("a household referred again after its case ended gets a new case; both timelines stay whole; the ended case's actions reach nothing", async () => {
+    const first = await referCase(stack);
+    const withdrawn = await stack.http('POST', `/v1/cases/${first.caseId}/actions`, {
+      token: as('union-staff'),
+      body: { action: 'withdraw', reason: 'moved in with relatives' },
+    });
+    expect(withdrawn.body.stage).toBe('withdrawn');
+    await eventually(async () => {
+      const d = await stack.client.workflow.getHandle(first.task.workflowId).describe();
+      return d.status.name === 'COMPLETED';
+    });
+    const again = await stack.http('POST', '/v1/referrals', { token: as('union-staff'), body: first.body });
+    expect(again.status).toBe(201);
+    const second = again.body.caseId as string;
+    expect(second).not.toBe(first.caseId);
+    expect(again.body.openTasks.map((t: any) => t.id)).toEqual([`${second}.t1`]);
+    const timeline = async (caseId: string) => {
+      const res = await stack.http('GET', `/v1/cases/${caseId}`, { token: as('union-staff') });
+      return res.body.timeline.map((e: any) => e.type);
+    };
+    expect(await eventually(async () => (await timeline(second)).includes('case.referral_received'))).toBe(
+      true,
+    );
+    expect(await timeline(first.caseId)).toEqual(
+      expect.arrayContaining(['case.opened', 'case.withdrawal_requested', 'task.cancelled']),
+    );
+    expect(await timeline(second)).toEqual(['case.opened', 'task.opened', 'case.referral_received']);
+    // The ended case's task and actions do not land on its successor under the same workflow ID.
+    const late = await stack.http('POST', `/v1/cases/${first.caseId}/actions`, {
+      token: as('city-coordinator'),
+      body: { action: 'hold', reason: 'late click' },
+    });
+    expect(late.status).toBe(409);
+    expect(late.body.type).toBe('/problems/case_ended');
+    const oldTask = await stack.http('POST', `/v1/tasks/${first.task.id}/claim`, {
+      token: as('union-staff'),
+    });
+    expect(oldTask.status).toBe(409);
+    const now = await stack.http('GET', `/v1/cases/${second}`, { token: as('union-staff') });
+    expect(now.body).toMatchObject({ stage: 'intake', onHold: false });
+  });
+
   test('GET /v1/cases/:id: stage, open tasks, timeline; masked ID only', async () => {
     const { caseId, idNumber } = await referCase(stack);
     const res = await stack.http('GET', `/v1/cases/${caseId}`, { token: as('union-staff') });

@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import type { Activities } from '../../activities';
 import type { ProjectionInput } from '../../activities/projection';
 import type { JournalEvent, Task } from '../../domain/journey/taskBook';
@@ -8,12 +9,18 @@ export function memoryActivities() {
   const events: Array<JournalEvent & { workflowId: string; caseId: string }> = [];
   const cases = new Map<string, NonNullable<ProjectionInput['case']>>();
   const disbursed = new Map<string, number>();
+  const payments = new Map<string, { caseId: string; year: number; amountCents: number }>();
   let projections = 0;
   const activities: Activities = {
     async projectCase(input) {
       projections++;
       for (const e of input.events) {
-        if (!events.some((x) => x.workflowId === input.workflowId && x.seq === e.seq))
+        // Keyed per case, as in the database: a household's later case reuses the workflow ID.
+        if (
+          !events.some(
+            (x) => x.caseId === input.caseId && x.workflowId === input.workflowId && x.seq === e.seq,
+          )
+        )
           events.push({ ...e, workflowId: input.workflowId, caseId: input.caseId });
       }
       if (input.case) cases.set(input.case.id, input.case);
@@ -21,8 +28,19 @@ export function memoryActivities() {
     },
     async disburseAid(input) {
       const first = !disbursed.has(input.paymentId);
+      if (!first && payments.get(input.paymentId)?.caseId !== input.caseId)
+        throw ApplicationFailure.create({ type: 'payment_id_taken', nonRetryable: true });
       disbursed.set(input.paymentId, (disbursed.get(input.paymentId) ?? 0) + (first ? input.amountCents : 0));
+      if (first) payments.set(input.paymentId, input);
       return { paidAt: new Date().toISOString(), firstTime: first };
+    },
+    async householdAidPaid({ householdKey, exceptCaseId }) {
+      const byYear: Record<string, number> = {};
+      for (const p of payments.values()) {
+        if (p.caseId === exceptCaseId || cases.get(p.caseId)?.householdKey !== householdKey) continue;
+        byYear[p.year] = (byYear[p.year] ?? 0) + p.amountCents;
+      }
+      return byYear;
     },
   };
   return {

@@ -7,7 +7,13 @@ import { quietLogger, quietTemporalRuntime } from '../support/quietRuntime';
 import { actors, forms, household, testPolicy } from '../support/fixtures';
 import { memoryActivities, type MemoryStore } from '../support/memoryActivities';
 import type { Policy } from '../../domain/policy';
-import { act as actUpdate, completeTask as completeTaskUpdate } from '../../workflows/householdCase';
+import {
+  act as actUpdate,
+  completeTask as completeTaskUpdate,
+  householdCase,
+  referralUpdate,
+} from '../../workflows/householdCase';
+import { caseStateAtSignOff } from '../support/pastCase';
 
 let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundle;
@@ -103,6 +109,18 @@ async function fileCase(c: CaseDriver) {
   await c.complete('collectiveDeliberation', forms.deliberationApprove, actors.unionStaff);
   await skip(8 * DAY);
   return c.complete('chairSignOff', forms.sign, actors.chair);
+}
+
+/** A filed case with union living aid in its plan, prepared by staff and approved by a supervisor. */
+async function fileCaseAndPay(c: CaseDriver, amountCents: number) {
+  await fileCase(c);
+  return planAndPay(c, amountCents);
+}
+
+async function planAndPay(c: CaseDriver, amountCents: number) {
+  await c.complete('assistancePlan', { route: 'assist', measures: ['union_living_aid'] }, actors.unionStaff);
+  await c.act({ action: 'prepareAidPayment', measure: 'union_living_aid', amountCents }, actors.unionStaff);
+  return c.complete('aidPaymentApproval', { decision: 'approve' }, actors.unionSupervisor);
 }
 
 test('happy path: referral to filing, plan, exit, follow-ups at 3 and 6 months, closure', async () => {
@@ -549,17 +567,7 @@ test('a case on hold keeps its timers still, and they resume shifted by the hold
 test('continue-as-new carries open tasks, schedule and paid-to-date totals', async () => {
   await withCase(
     async (c) => {
-      await fileCase(c);
-      await c.complete(
-        'assistancePlan',
-        { route: 'assist', measures: ['union_living_aid'] },
-        actors.unionStaff,
-      );
-      await c.act(
-        { action: 'prepareAidPayment', measure: 'union_living_aid', amountCents: 1_000_000 },
-        actors.unionStaff,
-      );
-      await c.complete('aidPaymentApproval', { decision: 'approve' }, actors.unionSupervisor);
+      await fileCaseAndPay(c, 1_000_000);
       const firstRun = (await c.handle().describe()).runId;
       await skip(200 * DAY); // quarterly reviews and visits push the history past 50 events
       const desc = await c.handle().describe();
@@ -711,6 +719,120 @@ test("a hold stops the referrals' clocks too, and resuming shifts their deadline
     );
   });
 });
+
+test('a household referred again after its case ended (返困) gets a new case: own IDs, both timelines, one annual cap', async () => {
+  await withCase(async (c, store) => {
+    // Both cases in one calendar year whenever the suite runs: they start on the coming 2 March.
+    await env.sleep(untilNextLocal(await env.currentTimeMs(), 3, 2));
+    await fileCaseAndPay(c, 3_000_000);
+    const withdrawn = await c.act(
+      { action: 'withdraw', reason: 'moved in with relatives' },
+      actors.unionStaff,
+    );
+    expect(withdrawn.stage).toBe('withdrawn');
+    // (Not `result()`: on this server, awaiting a result skips time freely.)
+    await waitFor(async () => (await c.handle().describe()).status.name === 'COMPLETED');
+    const first = c.caseId;
+    const firstTasks = [...store.tasks.values()].filter((t) => t.caseId === first).map((t) => t.id);
+
+    // The same household, referred again: a new case under the same workflow ID.
+    await fileCase(c);
+    const second = c.caseId;
+    expect(second).not.toBe(first);
+    const plan = await c.complete(
+      'assistancePlan',
+      { route: 'assist', measures: ['union_living_aid', 'job_placement'] },
+      actors.unionStaff,
+    );
+    expect(plan.referrals.map((r) => r.id)).toEqual([`${second}.r1`]);
+    // The first case's ¥30,000 of this year counts: ¥25,000 more would pass the ¥50,000 cap.
+    const prepare = (amountCents: number) =>
+      c.act({ action: 'prepareAidPayment', measure: 'union_living_aid', amountCents }, actors.unionStaff);
+    expect(await rejection(prepare(2_500_000))).toMatch(/over_annual_cap/);
+    await prepare(2_000_000);
+    const paid = await c.complete('aidPaymentApproval', { decision: 'approve' }, actors.unionSupervisor);
+    expect(paid.payments).toEqual([
+      expect.objectContaining({ id: `${second}.p1`, status: 'paid', amountCents: 2_000_000 }),
+    ]);
+    expect([...store.disbursed.entries()]).toEqual([
+      [`${first}.p1`, 3_000_000],
+      [`${second}.p1`, 2_000_000],
+    ]);
+
+    // Each case keeps its own tasks and its whole timeline, each numbered from 1.
+    const secondTasks = [...store.tasks.values()].filter((t) => t.caseId === second).map((t) => t.id);
+    expect(secondTasks.filter((id) => firstTasks.includes(id))).toEqual([]);
+    expect(secondTasks.filter((id) => id.startsWith(`${second}.t`)).length).toBeGreaterThanOrEqual(8);
+    expect(store.eventTypes(first)).toEqual(
+      expect.arrayContaining(['case.opened', 'payment.paid', 'case.withdrawal_requested']),
+    );
+    expect(store.eventTypes(second)).toEqual(
+      expect.arrayContaining(['case.opened', 'case.earlier_aid_counted', 'payment.paid']),
+    );
+    for (const id of [first, second])
+      expect(store.events.find((e) => e.caseId === id && e.seq === 1)).toMatchObject({ type: 'case.opened' });
+
+    // An action meant for the ended case is refused, not applied to its successor.
+    const meantForFirst = c.handle().executeUpdate(actUpdate, {
+      args: [{ actor: actors.unionStaff, command: { action: 'withdraw', reason: 'x' }, caseId: first }],
+    });
+    expect(await rejection(meantForFirst)).toMatch(/^case_ended/);
+    // A report of a referral this case never sent (an earlier case's child) is noted, not applied.
+    await c.handle().signal(referralUpdate, { referralId: `${first}.r1`, status: 'granted' });
+    await waitFor(() =>
+      store.events.find((e) => e.caseId === second && e.type === 'referral.update_ignored'),
+    );
+    const v = await c.view();
+    expect(v.stage).toBe('assisting');
+    expect(v.referrals.map((r) => r.status)).toEqual(['pending']);
+  });
+});
+
+test('a payment whose ID was paid to another case (a case from before case-scoped IDs) is never marked paid', async () => {
+  await withCase(async (c, store) => {
+    const s = caseStateAtSignOff({
+      household: c.household,
+      householdKey: c.workflowId,
+      workflowId: c.workflowId,
+      caseId: `legacy-${c.workflowId}`,
+      policy: c.policy,
+      nowMs: await env.currentTimeMs(),
+      by: { union: actors.unionStaff, civil: actors.civil, hr: actors.hr },
+      legacyIds: true,
+    });
+    // The household's earlier case was paid under the ID this case numbers its first payment with.
+    const taken = `${c.workflowId}.p1`;
+    await store.activities.disburseAid({
+      paymentId: taken,
+      caseId: 'earlier-case',
+      measure: 'union_living_aid',
+      amountCents: 800_000,
+      year: 2026,
+      approvedBy: 'u-sup',
+    });
+    await c.client.workflow.start(householdCase, {
+      workflowId: c.workflowId,
+      taskQueue: c.taskQueue,
+      args: [{ resume: s }],
+    });
+    c.caseId = s.caseId;
+    await waitFor(() => store.openTasks(c.caseId, 'chairSignOff')[0]);
+    await c.complete('chairSignOff', forms.sign, actors.chair);
+    const v = await planAndPay(c, 1_000_000);
+    expect(v.payments).toEqual([expect.objectContaining({ id: taken, status: 'failed' })]);
+    expect(v.paidByYear).toEqual({});
+    expect(store.disbursed.get(taken)).toBe(800_000);
+    expect(store.eventTypes(c.caseId)).toContain('payment.failed');
+    expect(store.eventTypes(c.caseId)).not.toContain('payment.paid');
+  });
+});
+
+/** Milliseconds from `nowMs` to the next given month and day, 09:00 China time. */
+function untilNextLocal(nowMs: number, month: number, day: number): number {
+  const year = new Date(nowMs).getUTCFullYear();
+  const at = (y: number) => Date.UTC(y, month - 1, day, 1);
+  return (at(year) > nowMs ? at(year) : at(year + 1)) - nowMs;
+}
 
 let threeYearMs = 0;
 afterAll(() => {
