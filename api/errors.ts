@@ -66,6 +66,7 @@ const statusByFailure: Record<string, number> = {
   not_in_public_notice: 409,
   not_appealable: 409,
   not_assisting: 409,
+  not_in_assistance: 409,
   not_in_gradual_exit: 409,
   no_survey_no_file: 409,
   no_deliberation_no_file: 409,

@@ -160,7 +160,7 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
     completeTask,
     async (cmd) => {
       try {
-        completeTaskTransition(state, cmd, nowIso());
+        completeTaskTransition(state, cmd, nowIso(), { legacyExitRules: !patched('exit-rules') });
       } catch (err) {
         toFailure(err);
       }
@@ -169,8 +169,8 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
       return caseView(state);
     },
     {
-      validator: guard(
-        (cmd: CompleteTaskInput) => void validateCompletion(state, CompleteTaskInputSchema.parse(cmd)),
+      validator: guard((cmd: CompleteTaskInput) =>
+        validateCompletion(state, CompleteTaskInputSchema.parse(cmd), nowIso()),
       ),
     },
   );

@@ -136,8 +136,26 @@ function isSupervisorOf(actor: Actor, agency: string): boolean {
 
 // ---------------------------------------------------------------- task completion
 
-/** Everything the Update validator checks: throws before anything is written. */
-export function validateCompletion(state: CaseState, input: CompleteTaskInput): Task {
+/**
+ * Rule changes that would alter what a running case does: the workflow sets `legacy…` (from
+ * `patched()`) while replaying histories recorded before them; everyone else gets today's rules.
+ */
+export interface Rules {
+  /** Before: a quarterly review could propose an exit or the safety net in any stage, and an
+   * approved exit left open reviews and cadre visits behind. */
+  legacyExitRules?: boolean;
+}
+
+/**
+ * The Update validator: the whole transition, dry-run on a copy, so that nothing the handler would
+ * reject gets past it and nothing is written when it throws.
+ */
+export function validateCompletion(state: CaseState, input: CompleteTaskInput, now: string): void {
+  completeTask(structuredCloneLite(state), input, now);
+}
+
+/** The checks before a completion touches anything: the task, the actor, the form, the hard rules. */
+function checkCompletion(state: CaseState, input: CompleteTaskInput): Task {
   if (isEnded(state)) throw new DomainError('case_ended', `the case has ended (${state.stage})`);
   assertInRegion(state, input.actor);
   const task = getActiveTask(state, input.taskId);
@@ -174,8 +192,13 @@ export function validateCompletion(state: CaseState, input: CompleteTaskInput): 
   return task;
 }
 
-export function completeTask(state: CaseState, input: CompleteTaskInput, now: string): void {
-  const task = validateCompletion(state, input);
+export function completeTask(
+  state: CaseState,
+  input: CompleteTaskInput,
+  now: string,
+  rules: Rules = {},
+): void {
+  const task = checkCompletion(state, input);
   const form = forms[task.type].parse(input.completion.form);
   closeTask(state, task, now, input.actor, form);
   const handler = onCompleted[task.type] as (
@@ -184,11 +207,14 @@ export function completeTask(state: CaseState, input: CompleteTaskInput, now: st
     f: unknown,
     now: string,
     a: Actor,
+    r: Rules,
   ) => void;
-  handler(state, task, form, now, input.actor);
+  handler(state, task, form, now, input.actor, rules);
 }
 
-type Handlers = { [T in TaskType]: (s: CaseState, t: Task, f: FormOf<T>, now: string, a: Actor) => void };
+type Handlers = {
+  [T in TaskType]: (s: CaseState, t: Task, f: FormOf<T>, now: string, a: Actor, r: Rules) => void;
+};
 
 const onCompleted: Handlers = {
   intakeReview(s, _t, f, now) {
@@ -276,13 +302,26 @@ const onCompleted: Handlers = {
     });
   },
   cadreVisit() {},
-  quarterlyReview(s, _t, f, now) {
-    if (f.recommendation === 'propose_exit') proposeExit(s, now, f.notes);
-    else if (f.recommendation === 'safety_net') startSafetyNetHandoff(s, now, f.notes);
+  quarterlyReview(s, _t, f, now, _a, r) {
+    if (f.recommendation === 'propose_exit') {
+      // As the proposeExit action: only from assistance (not from a handoff or a gradual exit).
+      if (!r.legacyExitRules) assertAssisting(s);
+      proposeExit(s, now, f.notes);
+    } else if (f.recommendation === 'safety_net') {
+      if (!r.legacyExitRules && !IN_ASSISTANCE.includes(s.stage))
+        throw new DomainError(
+          'not_in_assistance',
+          `the safety net is proposed for a case in assistance, not in ${s.stage}`,
+        );
+      startSafetyNetHandoff(s, now, f.notes);
+    }
   },
-  exitApproval(s, _t, f, now) {
+  exitApproval(s, _t, f, now, _a, r) {
     if (f.decision === 'reject') return moveTo(s, 'assisting', now, { reason: f.reason });
-    // 渐退期: recurring assistance stops; return visits at the policy's offsets.
+    // 渐退期: recurring assistance stops (its open reviews and visits too); return visits at the policy's offsets.
+    if (!r.legacyExitRules)
+      for (const t of [...activeTasks(s, 'quarterlyReview'), ...activeTasks(s, 'cadreVisit')])
+        cancelTask(s, t, now, 'exit approved (渐退期)');
     s.exit = { approvedAt: now };
     s.schedule.nextCadreVisitAt = null;
     s.schedule.nextQuarterlyReviewAt = null;
@@ -370,6 +409,14 @@ function startReferral(s: CaseState, measure: string, agency: string, now: strin
   };
   s.effects.push({ kind: 'startReferral', referralId: id, measure, agency });
   record(s, 'referral.sent', now, { referralId: id, measure, agency });
+}
+
+/** Stages of an assisted household: where the programme deadline or a review may hand it to the safety net. */
+const IN_ASSISTANCE: readonly Stage[] = ['planning', 'assisting', 'exit_review'];
+
+function assertAssisting(s: CaseState): void {
+  if (s.stage !== 'assisting')
+    throw new DomainError('not_assisting', 'an exit is proposed for a case in assistance');
 }
 
 function proposeExit(s: CaseState, now: string, note: string): void {
@@ -497,8 +544,7 @@ export function applyAction(s: CaseState, actor: Actor, cmd: Action, now: string
     }
     case 'proposeExit':
       union('proposing an exit');
-      if (s.stage !== 'assisting')
-        throw new DomainError('not_assisting', 'an exit is proposed for a case in assistance');
+      assertAssisting(s);
       return proposeExit(s, now, cmd.note);
     case 'reportNewHardship':
       union('reporting a new hardship');
@@ -718,7 +764,7 @@ export function tick(s: CaseState, now: string): void {
   const deadline = programDeadlineAt(s);
   if (deadline && !s.schedule.programDeadlineHandled && due(deadline)) {
     s.schedule.programDeadlineHandled = true;
-    if (['planning', 'assisting', 'exit_review'].includes(s.stage)) {
+    if (IN_ASSISTANCE.includes(s.stage)) {
       record(s, 'case.program_deadline_reached', now, { deadline: s.policy.programDeadline });
       startSafetyNetHandoff(s, now, 'not out of hardship by the program deadline');
     }

@@ -9,6 +9,8 @@ import {
   tick,
   nextWake,
   validateAction,
+  validateCompletion,
+  type Rules,
 } from '../../domain/journey/machine';
 import type { CaseState } from '../../domain/journey/state';
 import { DomainError } from '../../domain/journey/taskBook';
@@ -31,8 +33,15 @@ function open(s: CaseState, type: string) {
   return t;
 }
 
-function complete(s: CaseState, type: string, form: unknown, actor: Actor = actors.unionStaff, now = T0) {
-  completeTask(s, { taskId: open(s, type).id, actor, completion: { type, form } as never }, now);
+function complete(
+  s: CaseState,
+  type: string,
+  form: unknown,
+  actor: Actor = actors.unionStaff,
+  now = T0,
+  rules: Rules = {},
+) {
+  completeTask(s, { taskId: open(s, type).id, actor, completion: { type, form } as never }, now, rules);
 }
 
 function toSignOff(): CaseState {
@@ -199,4 +208,88 @@ test('the Update validator checks the annual cap in the current year, before any
   expect(JSON.stringify(s)).toBe(before); // validators never change state
   // The next calendar year has its own cap.
   expect(code(() => validateAction(s, actors.unionStaff, over, '2027-01-05T01:00:00.000Z'))).toBe('no error');
+});
+
+describe('quarterly reviews and exits', () => {
+  const Q1 = '2026-06-10T01:00:00.000Z'; // the first quarterly review is due
+  const Q2 = '2026-09-10T01:00:00.000Z'; // the second, with the 6-month cadre visit
+  /** A filed, assisted case with a quarterly review and a cadre visit open. */
+  function assisted(): CaseState {
+    const s = toSignOff();
+    complete(s, 'chairSignOff', forms.sign, actors.chair, '2026-03-10T00:00:00.000Z');
+    complete(s, 'assistancePlan', { route: 'assist', measures: ['job_placement'] });
+    tick(s, Q1);
+    complete(s, 'quarterlyReview', { recommendation: 'continue', notes: 'Q1' }, actors.unionStaff, Q1);
+    tick(s, Q2);
+    expect(
+      Object.values(s.tasks)
+        .filter((t) => t.status === 'open')
+        .map((t) => t.type),
+    ).toEqual(expect.arrayContaining(['quarterlyReview', 'cadreVisit']));
+    return s;
+  }
+  const review = (s: CaseState, recommendation: string) => ({
+    taskId: open(s, 'quarterlyReview').id,
+    actor: actors.unionStaff,
+    completion: { type: 'quarterlyReview', form: { recommendation, notes: 'n' } } as never,
+  });
+
+  test('the validator dry-runs the whole completion: a review proposing a second exit is refused, nothing changed', () => {
+    const s = assisted();
+    applyAction(s, actors.unionStaff, { action: 'proposeExit', note: 'employed' }, Q2);
+    const before = JSON.stringify(s);
+    expect(code(() => validateCompletion(s, review(s, 'propose_exit'), Q2))).toBe('not_assisting');
+    expect(JSON.stringify(s)).toBe(before);
+    expect(code(() => validateCompletion(s, review(s, 'continue'), Q2))).toBe('no error');
+  });
+
+  test('a review proposes an exit or the safety net only for a case in assistance', () => {
+    const handoff = assisted();
+    applyAction(handoff, actors.unionStaff, { action: 'proposeExit', note: 'x' }, Q2);
+    const notYet = { decision: 'reject', reason: 'not yet', checklist: forms.checklistAll };
+    complete(handoff, 'exitApproval', notYet, actors.chair, Q2);
+    complete(handoff, 'cadreVisit', { visitedOn: '2026-09-10', notes: 'ok' }, actors.unionStaff, Q2);
+    // From assistance, the safety net is a review's choice; then no review may propose an exit.
+    complete(
+      handoff,
+      'quarterlyReview',
+      { recommendation: 'safety_net', notes: 'no capacity' },
+      actors.unionStaff,
+      Q2,
+    );
+    expect(handoff.stage).toBe('safety_net_handoff');
+    tick(handoff, '2026-12-10T01:00:00.000Z');
+    expect(code(() => validateCompletion(handoff, review(handoff, 'propose_exit'), Q2))).toBe(
+      'not_assisting',
+    );
+    expect(handoff.stage).toBe('safety_net_handoff');
+    // Before the fix (replayed histories), the same review moved the case out of the handoff.
+    const legacy = JSON.parse(JSON.stringify(handoff)) as CaseState;
+    completeTask(legacy, review(legacy, 'propose_exit'), Q2, { legacyExitRules: true });
+    expect(legacy.stage).toBe('exit_review');
+  });
+
+  test('an approved exit cancels open reviews and cadre visits; none is left to move the gradual exit', () => {
+    const s = assisted();
+    applyAction(s, actors.unionStaff, { action: 'proposeExit', note: 'employed' }, Q2);
+    complete(s, 'exitApproval', { decision: 'approve', checklist: forms.checklistAll }, actors.chair, Q2);
+    expect(s.stage).toBe('gradual_exit');
+    const cancelled = Object.values(s.tasks)
+      .filter((t) => t.status === 'cancelled')
+      .map((t) => t.type);
+    expect(cancelled.sort()).toEqual(['cadreVisit', 'quarterlyReview']);
+    expect(Object.values(s.tasks).filter((t) => t.status === 'open')).toEqual([]);
+  });
+
+  test('a stale review cannot hand a gradual-exit case to the safety net', () => {
+    const s = assisted();
+    applyAction(s, actors.unionStaff, { action: 'proposeExit', note: 'employed' }, Q2);
+    complete(s, 'exitApproval', { decision: 'approve', checklist: forms.checklistAll }, actors.chair, Q2, {
+      legacyExitRules: true, // a case whose review stayed open through its exit
+    });
+    expect(s.stage).toBe('gradual_exit');
+    expect(code(() => validateCompletion(s, review(s, 'safety_net'), Q2))).toBe('not_in_assistance');
+    expect(code(() => validateCompletion(s, review(s, 'propose_exit'), Q2))).toBe('not_assisting');
+    expect(s.stage).toBe('gradual_exit');
+  });
 });

@@ -788,6 +788,39 @@ test('a household referred again after its case ended (返困) gets a new case: 
   });
 });
 
+test('a quarterly review cannot propose a second exit (refused whole, nothing half-done); an approved exit cancels open reviews and visits', async () => {
+  await withCase(async (c, store) => {
+    await fileCase(c);
+    await c.complete('assistancePlan', { route: 'assist', measures: ['job_placement'] }, actors.unionStaff);
+    await skip(92 * DAY);
+    await c.complete('quarterlyReview', { recommendation: 'continue', notes: 'Q1' }, actors.unionStaff);
+    await skip(92 * DAY); // the second review and the 6-month cadre visit
+    const review = c.task('quarterlyReview');
+    const visit = c.task('cadreVisit');
+    await c.act({ action: 'proposeExit', note: 'wife employed' }, actors.unionStaff);
+    const again = c.complete(
+      'quarterlyReview',
+      { recommendation: 'propose_exit', notes: 'exit' },
+      actors.unionStaff,
+    );
+    expect(await rejection(again)).toMatch(/^not_assisting/);
+    // The refused review is untouched, in the case and in the projection.
+    expect((await c.view()).openTasks.map((t) => t.id)).toContain(review.id);
+    expect(store.tasks.get(review.id)?.status).toBe('open');
+    const exit = await c.complete(
+      'exitApproval',
+      { decision: 'approve', checklist: forms.checklistAll },
+      actors.chair,
+    );
+    expect(exit.stage).toBe('gradual_exit');
+    expect(exit.openTasks).toEqual([]);
+    expect([review.id, visit.id].map((id) => store.tasks.get(id)?.status)).toEqual([
+      'cancelled',
+      'cancelled',
+    ]);
+  });
+});
+
 test('a payment whose ID was paid to another case (a case from before case-scoped IDs) is never marked paid', async () => {
   await withCase(async (c, store) => {
     const s = caseStateAtSignOff({
