@@ -120,6 +120,8 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
               waitlist: measureByCode(e.measure)?.waitlist ?? false,
               policy: state.policy,
               calendar: state.calendar,
+              // Started while the case is on hold: its clocks start stopped too.
+              held: state.hold !== null,
             },
           ],
         });
@@ -179,7 +181,9 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
     act,
     async (cmd) => {
       try {
-        applyAction(state, cmd.actor, cmd.command, nowIso());
+        applyAction(state, cmd.actor, cmd.command, nowIso(), {
+          legacyClocks: !patched('working-day-clocks'),
+        });
       } catch (err) {
         toFailure(err);
       }

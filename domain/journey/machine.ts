@@ -11,8 +11,13 @@ import {
   assignTask,
   cancelTask,
   closeTask,
+  clockStoodAt,
   correctionReceived,
   derivedId,
+  dueAfter,
+  noteClockSet,
+  remainingUntil,
+  resumeClocks,
   extendDeadline,
   getActiveTask,
   nextTaskWake,
@@ -144,6 +149,8 @@ export interface Rules {
   /** Before: a quarterly review could propose an exit or the safety net in any stage, and an
    * approved exit left open reviews and cadre visits behind. */
   legacyExitRules?: boolean;
+  /** Before: 补正 and holds kept milliseconds left, and a hold shifted every clock by all of it. */
+  legacyClocks?: boolean;
 }
 
 /**
@@ -258,6 +265,7 @@ const onCompleted: Handlers = {
     // 公示: the notice runs for calendar days; objections during it send the case back.
     const endsAt = addCalendarDays(now, s.policy.publicNoticeCalendarDays, s.calendar);
     s.notice = { startedAt: now, endsAt, objections: s.notice?.objections ?? 0, passedAt: null };
+    noteClockSet(s, 'notice', now);
     moveTo(s, 'public_notice', now, { endsAt });
   },
   chairSignOff(s, _t, f, now, actor) {
@@ -330,6 +338,7 @@ const onCompleted: Handlers = {
       at: addMonths(now, month),
       opened: false,
     }));
+    noteClockSet(s, 'followUps', now);
     moveTo(s, 'gradual_exit', now, { followUps: s.schedule.followUps.map((f) => f.at) });
   },
   followUpVisit(s, t, f, now) {
@@ -369,6 +378,7 @@ function startSurvey(s: CaseState, now: string, why: string): void {
 
 function notEligible(s: CaseState, now: string, reason: string): void {
   s.schedule.appealDeadline = addWorkingDays(now, s.policy.appealWindowWorkingDays, s.calendar);
+  noteClockSet(s, 'appealDeadline', now);
   record(s, 'case.not_eligible', now, { reason, appealDeadline: s.schedule.appealDeadline });
   moveTo(s, 'not_eligible', now, { reason });
 }
@@ -388,11 +398,17 @@ export function fileCase(s: CaseState, now: string): void {
   const year = localDateOf(now, s.calendar).slice(0, 4);
   const fileNumber = `${s.regionCode.replace(/\//g, '-')}-${year}-${s.caseId.slice(0, 8)}`;
   s.filing = { fileNumber, filedAt: now };
-  s.schedule.nextCadreVisitAt = addMonths(now, s.policy.cadreVisitIntervalMonths);
-  s.schedule.nextQuarterlyReviewAt = addMonths(now, s.policy.quarterlyReviewIntervalMonths);
+  startVisitsAndReviews(s, now);
   record(s, 'case.filed', now, { fileNumber, tier: s.survey!.tier });
   openTask(s, { type: 'assistancePlan', agency: 'union' }, now);
   moveTo(s, 'planning', now);
+}
+
+function startVisitsAndReviews(s: CaseState, now: string): void {
+  s.schedule.nextCadreVisitAt = addMonths(now, s.policy.cadreVisitIntervalMonths);
+  s.schedule.nextQuarterlyReviewAt = addMonths(now, s.policy.quarterlyReviewIntervalMonths);
+  noteClockSet(s, 'nextCadreVisitAt', now);
+  noteClockSet(s, 'nextQuarterlyReviewAt', now);
 }
 
 function startReferral(s: CaseState, measure: string, agency: string, now: string): void {
@@ -439,8 +455,7 @@ function reopen(s: CaseState, now: string, cause: string, description: string): 
   s.reopenCount += 1;
   s.exit = null;
   s.schedule.followUps = [];
-  s.schedule.nextCadreVisitAt = addMonths(now, s.policy.cadreVisitIntervalMonths);
-  s.schedule.nextQuarterlyReviewAt = addMonths(now, s.policy.quarterlyReviewIntervalMonths);
+  startVisitsAndReviews(s, now);
   record(s, 'case.reopened', now, { cause, description, reopenCount: s.reopenCount });
   openTask(s, { type: 'assistancePlan', agency: 'union' }, now);
   moveTo(s, 'planning', now, { reason: 'new hardship' });
@@ -470,7 +485,7 @@ function assertWithinCap(s: CaseState, amountCents: number, year: number, exclud
 export function validateAction(s: CaseState, actor: Actor, cmd: Action, now: string, caseId?: string): void {
   if (caseId !== undefined && caseId !== s.caseId)
     throw new DomainError('case_ended', `case ${caseId} has ended`);
-  applyAction(structuredCloneLite(s), actor, cmd, now, true);
+  applyAction(structuredCloneLite(s), actor, cmd, now, { dryRun: true });
 }
 
 /** Validators must not mutate state: actions are dry-run on a copy. */
@@ -478,7 +493,13 @@ function structuredCloneLite<T>(v: T): T {
   return JSON.parse(JSON.stringify(v)) as T;
 }
 
-export function applyAction(s: CaseState, actor: Actor, cmd: Action, now: string, dryRun = false): void {
+export function applyAction(
+  s: CaseState,
+  actor: Actor,
+  cmd: Action,
+  now: string,
+  opts: Rules & { dryRun?: boolean } = {},
+): void {
   if (isEnded(s)) throw new DomainError('case_ended', `the case has ended (${s.stage})`);
   if (cmd.action !== 'addReferral') assertInRegion(s, actor);
   const union = (what: string) => assertAgency(actor, 'union', what);
@@ -557,7 +578,7 @@ export function applyAction(s: CaseState, actor: Actor, cmd: Action, now: string
     case 'returnForCorrection': {
       const t = getActiveTask(s, cmd.taskId);
       assertAgency(actor, t.agency, `task ${t.id}`);
-      returnForCorrection(s, cmd.taskId, cmd.reason, now, actor);
+      returnForCorrection(s, cmd.taskId, cmd.reason, now, actor, opts.legacyClocks);
       return;
     }
     case 'correctionReceived': {
@@ -599,8 +620,14 @@ export function applyAction(s: CaseState, actor: Actor, cmd: Action, now: string
         throw new DomainError('forbidden', 'resuming a case needs a coordinator');
       if (!s.hold) throw new DomainError('not_on_hold', 'the case is not on hold');
       const ms = Date.parse(now) - Date.parse(s.hold.since);
-      s.hold = null;
-      if (!dryRun) shiftAllClocks(s, ms);
+      if (opts.dryRun) s.hold = null;
+      else if (opts.legacyClocks) {
+        s.hold = null;
+        shiftAllClocks(s, ms);
+      } else {
+        resumeAllClocks(s, now);
+        s.hold = null;
+      }
       holdReferrals(s, false);
       record(s, 'case.resumed', now, { heldMs: ms }, actor);
       return;
@@ -646,6 +673,25 @@ function holdReferrals(s: CaseState, hold: boolean): void {
   }
 }
 
+/**
+ * Ends a hold: tasks as `resumeClocks`; schedule items each by the held time they lived through,
+ * the appeal window recounted in working days, the rest in calendar time. Call while still held.
+ */
+function resumeAllClocks(s: CaseState, now: string): void {
+  resumeClocks(s, now);
+  const resume = (iso: string | null, key: string, workingDays = false) =>
+    iso === null
+      ? null
+      : dueAfter(now, remainingUntil(iso, clockStoodAt(s, key, now), workingDays, s.calendar), s.calendar);
+  const sch = s.schedule;
+  sch.nextCadreVisitAt = resume(sch.nextCadreVisitAt, 'nextCadreVisitAt');
+  sch.nextQuarterlyReviewAt = resume(sch.nextQuarterlyReviewAt, 'nextQuarterlyReviewAt');
+  sch.appealDeadline = resume(sch.appealDeadline, 'appealDeadline', true);
+  sch.followUps = sch.followUps.map((f) => ({ ...f, at: resume(f.at, 'followUps')! }));
+  if (s.notice && !s.notice.passedAt) s.notice.endsAt = resume(s.notice.endsAt, 'notice')!;
+}
+
+/** Before `resumeAllClocks` (replayed histories): every clock shifted by the whole hold. */
 function shiftAllClocks(s: CaseState, ms: number): void {
   shiftClocks(s, ms);
   const sch = s.schedule;

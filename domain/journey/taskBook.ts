@@ -1,5 +1,12 @@
 import type { Actor } from '../agencies';
-import { addCalendarDays, addWorkingDays, type WorkingDayCalendar } from '../calendar/workingDays';
+import {
+  addCalendarDays,
+  addWorkingDays,
+  localTimeOfDayMs,
+  workingDaysBetween,
+  workingDaysLater,
+  type WorkingDayCalendar,
+} from '../calendar/workingDays';
 import type { Deadline, Policy } from '../policy';
 import type { TaskType } from '../taskTypes';
 
@@ -25,8 +32,11 @@ export interface Task {
   remindedAt: string | null;
   escalatedAt: string | null;
   escalatedTo: { agency: string; role: string } | null;
-  /** While returned for correction the deadline clock stops; this is what was left of it. */
+  /** While returned for correction the deadline clock stops; this is what was left of it (calendar
+   * time; tasks paused before `pausedRemaining` existed). */
   pausedRemainingMs: number | null;
+  /** What was left of the deadline when returned for correction: working days for working-day deadlines. */
+  pausedRemaining?: Remaining | null;
   /** Type-specific pointers, e.g. the payment or follow-up month the task is about. */
   context: Record<string, string | number>;
   completedAt: string | null;
@@ -63,8 +73,50 @@ export interface Book {
   lastEventAt: string | null;
   policy: Policy;
   calendar: WorkingDayCalendar;
-  /** Coordinator hold (issue 5): timers stop while set. */
-  hold: { since: string; reason: string } | null;
+  /**
+   * Coordinator hold (issue 5): timers stop while set. `setDuring`: clocks (task IDs, schedule items)
+   * set while held, and when; a resume moves each only by the held time it lived through.
+   */
+  hold: { since: string; reason: string; setDuring?: Record<string, string> } | null;
+}
+
+/**
+ * What is left of a deadline whose clock stops (补正, hold): whole working days after the day it
+ * stopped plus the due's local time of day for working-day deadlines, so that resuming recounts
+ * them on the calendar (a holiday in between does not eat them); calendar time otherwise.
+ */
+export type Remaining = { workingDays: number; timeOfDayMs: number } | { ms: number };
+
+export function remainingUntil(
+  dueIso: string,
+  at: string,
+  workingDays: boolean,
+  cal: WorkingDayCalendar,
+): Remaining {
+  const ms = Date.parse(dueIso) - Date.parse(at);
+  // Overdue keeps its lateness in calendar time.
+  if (!workingDays || ms <= 0) return { ms };
+  return { workingDays: workingDaysBetween(at, dueIso, cal), timeOfDayMs: localTimeOfDayMs(dueIso, cal) };
+}
+
+export function dueAfter(from: string, r: Remaining, cal: WorkingDayCalendar): string {
+  return 'ms' in r
+    ? new Date(Date.parse(from) + r.ms).toISOString()
+    : workingDaysLater(from, r.workingDays, r.timeOfDayMs, cal);
+}
+
+const countsWorkingDays = (book: Book, task: Task) => 'workingDays' in book.policy.taskDeadlines[task.type];
+
+/** A clock (task ID or schedule item) set now: while held, remember when, for the resume. */
+export function noteClockSet(book: Book, key: string, now: string): void {
+  if (book.hold) book.hold.setDuring = { ...book.hold.setDuring, [key]: now };
+}
+
+/** Where a clock stands: now, or while held the moment it stopped (the hold, or its own start in it). */
+export function clockStoodAt(book: Book, key: string, now: string): string {
+  if (!book.hold) return now;
+  const set = book.hold.setDuring?.[key];
+  return set && Date.parse(set) > Date.parse(book.hold.since) ? set : book.hold.since;
 }
 
 export class DomainError extends Error {
@@ -146,6 +198,7 @@ export function openTask(
     result: null,
   };
   book.tasks[task.id] = task;
+  noteClockSet(book, task.id, now);
   touch(book, task);
   record(book, 'task.opened', now, { type: task.type, agency: task.agency, dueAt }, null, task.id);
   return task;
@@ -242,24 +295,32 @@ export function nextTaskWake(book: Book): number | undefined {
   return next;
 }
 
+/** `legacyClocks`: keep the milliseconds left, as histories recorded before working-day pauses did. */
 export function returnForCorrection(
   book: Book,
   taskId: string,
   reason: string,
   now: string,
   actor: Actor,
+  legacyClocks = false,
 ): Task {
   const task = getActiveTask(book, taskId);
   if (task.status !== 'open')
     throw new DomainError('task_not_open', `task ${taskId} is already awaiting correction`);
   task.status = 'awaiting_correction';
-  task.pausedRemainingMs = Math.max(0, Date.parse(task.dueAt) - Date.parse(now));
+  if (legacyClocks) {
+    task.pausedRemainingMs = Math.max(0, Date.parse(task.dueAt) - Date.parse(now));
+  } else {
+    // While held the clock already stood still: what is left is counted from where it stopped.
+    const at = clockStoodAt(book, task.id, now);
+    task.pausedRemaining = remainingUntil(task.dueAt, at, countsWorkingDays(book, task), book.calendar);
+  }
   touch(book, task);
   record(
     book,
     'task.returned_for_correction',
     now,
-    { reason, remainingMs: task.pausedRemainingMs },
+    { reason, remainingMs: task.pausedRemainingMs, remaining: task.pausedRemaining },
     actor,
     task.id,
   );
@@ -270,10 +331,14 @@ export function correctionReceived(book: Book, taskId: string, now: string, acto
   const task = getActiveTask(book, taskId);
   if (task.status !== 'awaiting_correction')
     throw new DomainError('task_not_awaiting_correction', `task ${taskId} is not waiting for a correction`);
-  const dueAt = new Date(Date.parse(now) + (task.pausedRemainingMs ?? 0)).toISOString();
+  const dueAt = task.pausedRemaining
+    ? dueAfter(now, task.pausedRemaining, book.calendar)
+    : new Date(Date.parse(now) + (task.pausedRemainingMs ?? 0)).toISOString();
   setDue(book, task, dueAt, now);
+  noteClockSet(book, task.id, now);
   task.status = 'open';
   task.pausedRemainingMs = null;
+  task.pausedRemaining = null;
   record(book, 'task.correction_received', now, { dueAt }, actor, task.id);
   return task;
 }
@@ -339,11 +404,29 @@ export function extendDeadline(
   const from = Date.parse(task.dueAt) > Date.parse(now) ? task.dueAt : now;
   const dueAt = dueFrom(from, by, book.calendar);
   setDue(book, task, dueAt, now);
+  if (from === now) noteClockSet(book, task.id, now);
   record(book, 'task.deadline_extended', now, { dueAt, by, reason }, actor, task.id);
   return task;
 }
 
-/** Shifts every open clock by the time spent on hold, so a hold neither eats nor adds time. */
+/**
+ * Ends a hold for the open tasks (call it while `book.hold` is still set): each deadline gets back
+ * what was left of it where its clock stopped — the hold's start, or its own start within the hold —
+ * in working days recounted on the calendar from now, or in calendar time. A hold neither eats nor
+ * adds time, not even to a task opened while held.
+ */
+export function resumeClocks(book: Book, now: string): void {
+  for (const task of Object.values(book.tasks)) {
+    if (task.status !== 'open') continue;
+    const at = clockStoodAt(book, task.id, now);
+    const left = remainingUntil(task.dueAt, at, countsWorkingDays(book, task), book.calendar);
+    task.dueAt = dueAfter(now, left, book.calendar);
+    task.remindAt = remindAtFor(now, task.dueAt, book.policy);
+    touch(book, task);
+  }
+}
+
+/** Before `resumeClocks` (replayed histories): every open clock shifted by the whole hold. */
 export function shiftClocks(book: Book, ms: number): void {
   for (const task of Object.values(book.tasks)) {
     if (task.status !== 'open') continue;

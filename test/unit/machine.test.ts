@@ -14,10 +14,12 @@ import {
 } from '../../domain/journey/machine';
 import type { CaseState } from '../../domain/journey/state';
 import { DomainError } from '../../domain/journey/taskBook';
+import { addWorkingDays, workingDaysBetween } from '../../domain/calendar/workingDays';
 import { actors, calendar, forms, household, referral, testPolicy } from '../support/fixtures';
 
 /** The pure state machine, without Temporal: the hard rules of DOMAIN.md, one test each. */
 const T0 = '2026-03-02T01:00:00.000Z'; // Monday 09:00 in China
+const DAY = 24 * 3600_000;
 
 function newCase(now = T0): CaseState {
   return startCase(
@@ -291,5 +293,77 @@ describe('quarterly reviews and exits', () => {
     expect(code(() => validateCompletion(s, review(s, 'safety_net'), Q2))).toBe('not_in_assistance');
     expect(code(() => validateCompletion(s, review(s, 'propose_exit'), Q2))).toBe('not_assisting');
     expect(s.stage).toBe('gradual_exit');
+  });
+});
+
+describe('stopped clocks (补正, holds) count working days', () => {
+  const at = (local: string) => new Date(Date.parse(`${local}+08:00`)).toISOString();
+  const coordinator = actors.coordinator;
+
+  test('a working-day deadline returned for documents with 3 working days left gets 3 working days after the 国庆 holiday', () => {
+    const s = newCase(at('2026-09-21T09:00:00')); // Monday; 5 working days → due Tue 29 Sep
+    const id = open(s, 'intakeReview').id;
+    expect(s.tasks[id]!.dueAt).toBe(at('2026-09-29T23:59:59.999'));
+    const legacy = JSON.parse(JSON.stringify(s)) as CaseState;
+    const ret = { action: 'returnForCorrection', taskId: id, reason: 'hukou booklet missing' } as const;
+    applyAction(s, actors.unionStaff, ret, at('2026-09-23T10:00:00')); // Thu 24, Mon 28, Tue 29 left
+    applyAction(
+      s,
+      actors.unionStaff,
+      { action: 'correctionReceived', taskId: id },
+      at('2026-09-30T10:00:00'),
+    );
+    // Oct 1–7 are holidays: Thu 8, Fri 9 and Sat 10 (调休 workday).
+    expect(s.tasks[id]!.dueAt).toBe(at('2026-10-10T23:59:59.999'));
+    // The milliseconds kept before landed inside the holiday with no working day left.
+    applyAction(legacy, actors.unionStaff, ret, at('2026-09-23T10:00:00'), { legacyClocks: true });
+    applyAction(
+      legacy,
+      actors.unionStaff,
+      { action: 'correctionReceived', taskId: id },
+      at('2026-09-30T10:00:00'),
+    );
+    expect(legacy.tasks[id]!.dueAt).toBe(at('2026-10-06T23:59:59.999'));
+  });
+
+  test('a hold gives a task opened during it only the held time it lived through, in working days', () => {
+    const s = newCase(at('2026-03-02T09:00:00'));
+    const intake = open(s, 'intakeReview').id; // due Mon 9 Mar: 5 working days left when held
+    applyAction(
+      s,
+      coordinator,
+      { action: 'hold', reason: 'household in hospital' },
+      at('2026-03-02T10:00:00'),
+    );
+    // Work is still accepted while held: the comparison tasks open on its 28th day.
+    complete(s, 'intakeReview', forms.intakeAccept, actors.unionStaff, at('2026-03-30T09:00:00'));
+    const civil = open(s, 'dataComparisonCivil').id;
+    const opened = s.tasks[civil]!.dueAt;
+    const resumeAt = at('2026-03-31T09:00:00');
+    const legacy = JSON.parse(JSON.stringify(s)) as CaseState;
+    applyAction(s, coordinator, { action: 'resume' }, resumeAt);
+    expect(s.tasks[civil]!.dueAt).toBe(addWorkingDays(resumeAt, 10, calendar));
+    expect(s.tasks[intake]!.status).toBe('completed');
+    // Before, it gained the whole hold (29 days less an hour), a day of which it had lived.
+    applyAction(legacy, coordinator, { action: 'resume' }, resumeAt, { legacyClocks: true });
+    expect(Date.parse(legacy.tasks[civil]!.dueAt) - Date.parse(opened)).toBe(29 * DAY - 3600_000);
+  });
+
+  test('a task alive through the whole hold keeps its working days; a visit scheduled during it moves by what it lived', () => {
+    const s = toSignOff(); // the sign-off is open from 2026-03-10
+    const signOff = open(s, 'chairSignOff').id;
+    const left = workingDaysBetween(at('2026-03-11T09:00:00'), s.tasks[signOff]!.dueAt, calendar);
+    applyAction(s, coordinator, { action: 'hold', reason: 'audit' }, at('2026-03-11T09:00:00'));
+    expect(s.stage).toBe('sign_off');
+    const resumeAt = at('2026-04-10T09:00:00');
+    const chairDue = addWorkingDays(resumeAt, left, calendar);
+    applyAction(s, coordinator, { action: 'resume' }, resumeAt);
+    expect(s.tasks[signOff]!.dueAt).toBe(chairDue);
+    // Held again, and filed on the 29th day of a 30-day hold: its schedule lived one day of it.
+    applyAction(s, coordinator, { action: 'hold', reason: 'audit' }, at('2026-04-10T10:00:00'));
+    complete(s, 'chairSignOff', forms.sign, actors.chair, at('2026-05-09T10:00:00'));
+    const visit = s.schedule.nextCadreVisitAt!;
+    applyAction(s, coordinator, { action: 'resume' }, at('2026-05-10T10:00:00'));
+    expect(Date.parse(s.schedule.nextCadreVisitAt!) - Date.parse(visit)).toBe(DAY);
   });
 });

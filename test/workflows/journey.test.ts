@@ -4,7 +4,8 @@ import { resolveTool } from '../../scripts/tools';
 import { CaseDriver } from '../support/caseDriver';
 import { recordHistories } from '../support/histories';
 import { quietLogger, quietTemporalRuntime } from '../support/quietRuntime';
-import { actors, forms, household, testPolicy } from '../support/fixtures';
+import { actors, calendar, forms, household, testPolicy } from '../support/fixtures';
+import { addWorkingDays, workingDaysBetween } from '../../domain/calendar/workingDays';
 import { memoryActivities, type MemoryStore } from '../support/memoryActivities';
 import type { Policy } from '../../domain/policy';
 import {
@@ -532,7 +533,6 @@ test('a task returned for missing documents (补正) stops its clock until they 
   await withCase(async (c, store) => {
     await c.refer(actors.unionStaff);
     const task = c.task('intakeReview');
-    const remaining = Date.parse(task.dueAt) - (await env.currentTimeMs());
     await c.act(
       { action: 'returnForCorrection', taskId: task.id, reason: 'hukou booklet missing' },
       actors.unionStaff,
@@ -543,10 +543,10 @@ test('a task returned for missing documents (补正) stops its clock until they 
       /awaiting a correction/,
     );
     await c.act({ action: 'correctionReceived', taskId: task.id }, actors.unionStaff);
-    const resumed = store.tasks.get(task.id)!;
-    expect(Math.abs(Date.parse(resumed.dueAt) - (await env.currentTimeMs()) - remaining)).toBeLessThan(
-      60_000,
-    );
+    // The working days left when it stopped, counted again from the day the documents arrived.
+    const stopped = eventAt(store, task.id, 'task.returned_for_correction');
+    const restarted = eventAt(store, task.id, 'task.correction_received');
+    expect(store.tasks.get(task.id)!.dueAt).toBe(recounted(task.dueAt, stopped, restarted));
   });
 });
 
@@ -558,9 +558,10 @@ test('a case on hold keeps its timers still, and they resume shifted by the hold
     await skip(30 * DAY);
     expect(store.events.some((e) => e.taskId === task.id && e.type === 'task.reminded')).toBe(false);
     await c.act({ action: 'resume' }, actors.coordinator);
-    expect(Date.parse(store.tasks.get(task.id)!.dueAt) - Date.parse(task.dueAt)).toBeGreaterThanOrEqual(
-      30 * DAY,
+    const [held, resumed] = ['case.held', 'case.resumed'].map(
+      (t) => store.events.find((e) => e.type === t)!.at,
     );
+    expect(store.tasks.get(task.id)!.dueAt).toBe(recounted(task.dueAt, held!, resumed!));
   });
 });
 
@@ -711,14 +712,46 @@ test("a hold stops the referrals' clocks too, and resuming shifts their deadline
     await skip(40 * DAY);
     expect(store.events.some((e) => e.taskId === task.id && e.type === 'task.escalated')).toBe(false);
     await c.act({ action: 'resume' }, actors.coordinator);
-    await waitFor(() =>
+    const resumed = await waitFor(() =>
       store.events.find((e) => e.workflowId === task.workflowId && e.type === 'referral.resumed'),
     );
-    expect(Date.parse(store.tasks.get(task.id)!.dueAt) - Date.parse(task.dueAt)).toBeGreaterThanOrEqual(
-      40 * DAY,
-    );
+    const held = store.events.find((e) => e.workflowId === task.workflowId && e.type === 'referral.held')!;
+    expect(store.tasks.get(task.id)!.dueAt).toBe(recounted(task.dueAt, held.at, resumed.at));
   });
 });
+
+test('a referral sent while the case is on hold starts held, and gets its whole deadline after the resume', async () => {
+  await withCase(async (c, store) => {
+    await fileCase(c);
+    await c.act({ action: 'hold', reason: 'household hospitalised' }, actors.coordinator);
+    // Work is still accepted while held: the plan sends a referral to medical insurance.
+    await c.complete(
+      'assistancePlan',
+      { route: 'assist', measures: ['medical_assistance'] },
+      actors.unionStaff,
+    );
+    const task = await waitFor(() => store.openTasks(c.caseId, 'referralAcceptance')[0]);
+    await waitFor(() =>
+      store.events.find((e) => e.workflowId === task.workflowId && e.type === 'referral.held'),
+    );
+    await skip(20 * DAY);
+    expect(store.events.filter((e) => e.taskId === task.id).map((e) => e.type)).toEqual(['task.opened']);
+    await c.act({ action: 'resume' }, actors.coordinator);
+    const resumed = await waitFor(() =>
+      store.events.find((e) => e.workflowId === task.workflowId && e.type === 'referral.resumed'),
+    );
+    expect(store.tasks.get(task.id)!.dueAt).toBe(recounted(task.dueAt, task.createdAt, resumed.at));
+  });
+});
+
+/** A working-day deadline stopped at `stoppedAt`, started again at `restartedAt`: the days left, recounted. */
+function recounted(dueAt: string, stoppedAt: string, restartedAt: string): string {
+  return addWorkingDays(restartedAt, workingDaysBetween(stoppedAt, dueAt, calendar), calendar);
+}
+
+function eventAt(store: MemoryStore, taskId: string, type: string): string {
+  return store.events.find((e) => e.taskId === taskId && e.type === type)!.at;
+}
 
 test('a household referred again after its case ended (返困) gets a new case: own IDs, both timelines, one annual cap', async () => {
   await withCase(async (c, store) => {
