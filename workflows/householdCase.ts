@@ -25,6 +25,7 @@ import {
   markPaid,
   markPaymentFailed,
   nextWake,
+  publishCalendarYears,
   startCase,
   tick,
   validateAction,
@@ -44,7 +45,9 @@ import {
 import { measureByCode } from '../domain/measures';
 import { agencyReferral, holdReferral, revokeReferral } from './agencyReferral';
 import { CaseStage, HouseholdKey, RegionCode } from './searchAttributes';
+import { claimCalendarYearsToAsk } from '../domain/journey/taskBook';
 import {
+  calendarYears,
   createFlusher,
   disburseAid,
   drainHandlers,
@@ -91,6 +94,7 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
   let indexedStage: string | null = null;
   async function settle(): Promise<void> {
     while (state.effects.length) await runEffect(state.effects.shift()!);
+    await askForCalendarYears();
     if (input.indexed && indexedStage !== state.stage) {
       indexedStage = state.stage;
       upsertSearchAttributes([
@@ -100,6 +104,13 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
       ]);
     }
     await flush();
+  }
+
+  /** Years a deadline needed and the case's calendar lacks: published since? (recorded in history) */
+  async function askForCalendarYears(): Promise<void> {
+    const years = claimCalendarYearsToAsk(state, nowIso());
+    if (!years.length || !patched('calendar-refresh')) return;
+    publishCalendarYears(state, await calendarYears({ calendarId: state.calendar.id, years }), nowIso());
   }
 
   async function runEffect(e: Effect): Promise<void> {

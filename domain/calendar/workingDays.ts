@@ -155,6 +155,19 @@ export function workingDaysLater(
   return new Date(Math.max(at, Date.parse(startInstantIso))).toISOString();
 }
 
+/** Years of the local dates from `from` to `to` that the calendar has no data for (weekdays count there). */
+export function calendarYearsMissing(
+  fromInstantIso: string,
+  toInstantIso: string,
+  cal: WorkingDayCalendar,
+): string[] {
+  const first = Number(localDateOf(fromInstantIso, cal).slice(0, 4));
+  const last = Number(localDateOf(toInstantIso, cal).slice(0, 4));
+  const missing: string[] = [];
+  for (let y = first; y <= last; y++) if (!cal.years[String(y)]) missing.push(String(y));
+  return missing;
+}
+
 /** Working days d with localDate(from) < d <= localDate(to); 0 if to is not after from. */
 export function workingDaysBetween(
   fromInstantIso: string,

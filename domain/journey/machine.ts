@@ -1,5 +1,5 @@
 import { regionWithin, type Actor } from '../agencies';
-import { addCalendarDays, addWorkingDays, localDateOf } from '../calendar/workingDays';
+import { addCalendarDays, localDateOf, type WorkingDayCalendar } from '../calendar/workingDays';
 import { measureByCode } from '../measures';
 import { forms, taskTypeInfo, type FormOf, type TaskType } from '../taskTypes';
 import type { Action, AgencyReferral, CaseState, CompleteTaskInput, Stage, StartInput, Tier } from './state';
@@ -11,10 +11,14 @@ import {
   assignTask,
   cancelTask,
   closeTask,
+  addCalendarYears,
   clockStoodAt,
   correctionReceived,
   derivedId,
   dueAfter,
+  dueFrom,
+  forgetFallbackDue,
+  recountFallbackDue,
   noteClockSet,
   remainingUntil,
   resumeClocks,
@@ -377,7 +381,8 @@ function startSurvey(s: CaseState, now: string, why: string): void {
 }
 
 function notEligible(s: CaseState, now: string, reason: string): void {
-  s.schedule.appealDeadline = addWorkingDays(now, s.policy.appealWindowWorkingDays, s.calendar);
+  const window = { workingDays: s.policy.appealWindowWorkingDays };
+  s.schedule.appealDeadline = dueFrom(s, 'appealDeadline', now, window, now);
   noteClockSet(s, 'appealDeadline', now);
   record(s, 'case.not_eligible', now, { reason, appealDeadline: s.schedule.appealDeadline });
   moveTo(s, 'not_eligible', now, { reason });
@@ -682,7 +687,7 @@ function resumeAllClocks(s: CaseState, now: string): void {
   const resume = (iso: string | null, key: string, workingDays = false) =>
     iso === null
       ? null
-      : dueAfter(now, remainingUntil(iso, clockStoodAt(s, key, now), workingDays, s.calendar), s.calendar);
+      : dueAfter(s, key, now, remainingUntil(iso, clockStoodAt(s, key, now), workingDays, s.calendar), now);
   const sch = s.schedule;
   sch.nextCadreVisitAt = resume(sch.nextCadreVisitAt, 'nextCadreVisitAt');
   sch.nextQuarterlyReviewAt = resume(sch.nextQuarterlyReviewAt, 'nextQuarterlyReviewAt');
@@ -772,6 +777,22 @@ export function markPaid(s: CaseState, paymentId: string, now: string): void {
 }
 
 // ---------------------------------------------------------------- time
+
+/**
+ * Calendar years published since the case started (the case asked for years it lacked): merged
+ * into its calendar, and every due counted on weekdays for them counted again.
+ */
+export function publishCalendarYears(
+  s: CaseState,
+  published: WorkingDayCalendar['years'],
+  now: string,
+): void {
+  for (const key of addCalendarYears(s, published, now)) {
+    if (key === 'appealDeadline' && s.schedule.appealDeadline && s.stage === 'not_eligible')
+      s.schedule.appealDeadline = recountFallbackDue(s, key, now);
+    else forgetFallbackDue(s, key);
+  }
+}
 
 /** Everything that is due by `now`: task clocks, notice end, visits, reviews, follow-ups, windows. */
 export function tick(s: CaseState, now: string): void {

@@ -1,7 +1,7 @@
 import type { Actor } from '../agencies';
 import {
   addCalendarDays,
-  addWorkingDays,
+  calendarYearsMissing,
   localTimeOfDayMs,
   workingDaysBetween,
   workingDaysLater,
@@ -78,7 +78,25 @@ export interface Book {
    * set while held, and when; a resume moves each only by the held time it lived through.
    */
   hold: { since: string; reason: string; setDuring?: Record<string, string> } | null;
+  /**
+   * Working-day dues counted on weekdays alone because the calendar lacked a year they cross, keyed
+   * by clock (task ID or schedule item), to recount when that year is published.
+   */
+  weekdayFallbackDues?: Record<string, FallbackDue>;
+  /** Those years (each flagged once, `calendar.year_missing`) and when the case last asked for them. */
+  missingCalendarYears?: Record<string, { askedAt: string | null }>;
 }
+
+/** How a working-day due was counted while its calendar lacked `years` (their weekdays counted). */
+export interface FallbackDue {
+  from: string;
+  workingDays: number;
+  timeOfDayMs: number;
+  years: string[];
+}
+
+const DAY_MS = 86_400_000;
+const END_OF_DAY_MS = DAY_MS - 1;
 
 /**
  * What is left of a deadline whose clock stops (补正, hold): whole working days after the day it
@@ -99,10 +117,114 @@ export function remainingUntil(
   return { workingDays: workingDaysBetween(at, dueIso, cal), timeOfDayMs: localTimeOfDayMs(dueIso, cal) };
 }
 
-export function dueAfter(from: string, r: Remaining, cal: WorkingDayCalendar): string {
+/** The due of a clock (`key`: task ID or schedule item) started again at `from` with `r` left. */
+export function dueAfter(book: Book, key: string, from: string, r: Remaining, now: string): string {
   return 'ms' in r
-    ? new Date(Date.parse(from) + r.ms).toISOString()
-    : workingDaysLater(from, r.workingDays, r.timeOfDayMs, cal);
+    ? calendarDue(book, key, new Date(Date.parse(from) + r.ms).toISOString())
+    : workingDayDue(book, key, from, r.workingDays, r.timeOfDayMs, now);
+}
+
+/** The due of a clock (`key`: task ID or schedule item) with `deadline` from `start`. */
+export function dueFrom(book: Book, key: string, start: string, deadline: Deadline, now: string): string {
+  return 'workingDays' in deadline
+    ? workingDayDue(book, key, start, deadline.workingDays, END_OF_DAY_MS, now)
+    : calendarDue(book, key, addCalendarDays(start, deadline.calendarDays, book.calendar));
+}
+
+function calendarDue(book: Book, key: string, dueAt: string): string {
+  forgetFallbackDue(book, key);
+  return dueAt;
+}
+
+/** The clock's due is no longer the weekday count it was (set otherwise, or the task closed). */
+export function forgetFallbackDue(book: Book, key: string): void {
+  if (book.weekdayFallbackDues?.[key]) delete book.weekdayFallbackDues[key];
+}
+
+/**
+ * n working days after `from` (at a local time of day). Where the calendar lacks a year the count
+ * crosses, that year's weekdays count: the due is kept to recount once the year is published, and
+ * the year is flagged (once per case) for the coordinators and for the case to ask for it.
+ */
+function workingDayDue(
+  book: Book,
+  key: string,
+  from: string,
+  n: number,
+  timeOfDayMs: number,
+  now: string,
+): string {
+  const dueAt = workingDaysLater(from, n, timeOfDayMs, book.calendar);
+  const years = calendarYearsMissing(from, dueAt, book.calendar);
+  calendarDue(book, key, dueAt);
+  if (years.length)
+    book.weekdayFallbackDues = {
+      ...book.weekdayFallbackDues,
+      [key]: { from, workingDays: n, timeOfDayMs, years },
+    };
+  for (const year of years) {
+    const known = book.missingCalendarYears?.[year];
+    if (!known) {
+      book.missingCalendarYears = { ...book.missingCalendarYears, [year]: { askedAt: null } };
+      // Task IDs always hold a dot; schedule items never do.
+      const taskId = key.includes('.') ? key : undefined;
+      record(
+        book,
+        'calendar.year_missing',
+        now,
+        { year, dueAt, clock: key, weekdayFallback: true },
+        null,
+        taskId,
+      );
+    } else if (known.askedAt && Date.parse(now) - Date.parse(known.askedAt) >= DAY_MS) {
+      known.askedAt = null; // needed again a day after the last ask: ask again
+    }
+  }
+  return dueAt;
+}
+
+/** Missing calendar years to ask for now (each marked asked, so concurrent settles ask once). */
+export function claimCalendarYearsToAsk(book: Book, now: string): string[] {
+  const years = Object.entries(book.missingCalendarYears ?? {}).filter(([, y]) => y.askedAt === null);
+  for (const [, y] of years) y.askedAt = now;
+  return years.map(([year]) => year);
+}
+
+/**
+ * Merges newly published years into the case's calendar and recounts the open tasks' weekday
+ * fallback dues. Returns the other clocks (schedule items) whose fallback due can be recounted.
+ */
+export function addCalendarYears(book: Book, published: WorkingDayCalendar['years'], now: string): string[] {
+  const years = Object.keys(published)
+    .filter((y) => !(y in book.calendar.years))
+    .sort();
+  if (!years.length) return [];
+  book.calendar = { ...book.calendar, years: { ...book.calendar.years } };
+  for (const year of years) {
+    book.calendar.years[year] = published[year]!;
+    delete book.missingCalendarYears?.[year];
+    record(book, 'calendar.year_published', now, { year });
+  }
+  const others: string[] = [];
+  for (const [key, f] of Object.entries(book.weekdayFallbackDues ?? {})) {
+    if (!f.years.some((y) => years.includes(y))) continue;
+    const task = book.tasks[key];
+    if (!task) others.push(key);
+    else if (task.status !== 'open') forgetFallbackDue(book, key);
+    else {
+      const dueAt = recountFallbackDue(book, key, now)!;
+      if (dueAt === task.dueAt) continue;
+      setDue(book, task, dueAt, now);
+      record(book, 'task.due_recounted', now, { dueAt, years }, null, task.id);
+    }
+  }
+  return others;
+}
+
+/** A clock's weekday-fallback due counted again on the calendar as it now is; null if it has none. */
+export function recountFallbackDue(book: Book, key: string, now: string): string | null {
+  const f = book.weekdayFallbackDues?.[key];
+  return f ? workingDayDue(book, key, f.from, f.workingDays, f.timeOfDayMs, now) : null;
 }
 
 const countsWorkingDays = (book: Book, task: Task) => 'workingDays' in book.policy.taskDeadlines[task.type];
@@ -159,12 +281,6 @@ export function touch(book: Book, task: Task): void {
   if (!book.dirtyTasks.includes(task.id)) book.dirtyTasks.push(task.id);
 }
 
-export function dueFrom(start: string, deadline: Deadline, cal: WorkingDayCalendar): string {
-  return 'workingDays' in deadline
-    ? addWorkingDays(start, deadline.workingDays, cal)
-    : addCalendarDays(start, deadline.calendarDays, cal);
-}
-
 function remindAtFor(createdAt: string, dueAt: string, policy: Policy): string {
   const t = Date.parse(dueAt) - policy.reminderBeforeHours * 3600_000;
   return new Date(Math.max(t, Date.parse(createdAt))).toISOString();
@@ -176,9 +292,10 @@ export function openTask(
   now: string,
 ): Task {
   book.taskSeq += 1;
-  const dueAt = dueFrom(now, book.policy.taskDeadlines[spec.type], book.calendar);
+  const id = derivedId(book, 't', book.taskSeq);
+  const dueAt = dueFrom(book, id, now, book.policy.taskDeadlines[spec.type], now);
   const task: Task = {
-    id: derivedId(book, 't', book.taskSeq),
+    id,
     type: spec.type,
     agency: spec.agency,
     regionCode: book.regionCode,
@@ -213,6 +330,7 @@ export function activeTasks(book: Book, type?: TaskType): Task[] {
 }
 
 export function closeTask(book: Book, task: Task, now: string, actor: Actor, result: unknown): void {
+  forgetFallbackDue(book, task.id);
   task.status = 'completed';
   task.completedAt = now;
   task.completedBy = actor.id;
@@ -223,6 +341,7 @@ export function closeTask(book: Book, task: Task, now: string, actor: Actor, res
 
 export function cancelTask(book: Book, task: Task, now: string, reason: string): void {
   if (!isActive(task)) return;
+  forgetFallbackDue(book, task.id);
   task.status = 'cancelled';
   task.completedAt = now;
   touch(book, task);
@@ -332,7 +451,7 @@ export function correctionReceived(book: Book, taskId: string, now: string, acto
   if (task.status !== 'awaiting_correction')
     throw new DomainError('task_not_awaiting_correction', `task ${taskId} is not waiting for a correction`);
   const dueAt = task.pausedRemaining
-    ? dueAfter(now, task.pausedRemaining, book.calendar)
+    ? dueAfter(book, task.id, now, task.pausedRemaining, now)
     : new Date(Date.parse(now) + (task.pausedRemainingMs ?? 0)).toISOString();
   setDue(book, task, dueAt, now);
   noteClockSet(book, task.id, now);
@@ -402,7 +521,7 @@ export function extendDeadline(
 ): Task {
   const task = getActiveTask(book, taskId);
   const from = Date.parse(task.dueAt) > Date.parse(now) ? task.dueAt : now;
-  const dueAt = dueFrom(from, by, book.calendar);
+  const dueAt = dueFrom(book, task.id, from, by, now);
   setDue(book, task, dueAt, now);
   if (from === now) noteClockSet(book, task.id, now);
   record(book, 'task.deadline_extended', now, { dueAt, by, reason }, actor, task.id);
@@ -420,7 +539,7 @@ export function resumeClocks(book: Book, now: string): void {
     if (task.status !== 'open') continue;
     const at = clockStoodAt(book, task.id, now);
     const left = remainingUntil(task.dueAt, at, countsWorkingDays(book, task), book.calendar);
-    task.dueAt = dueAfter(now, left, book.calendar);
+    task.dueAt = dueAfter(book, task.id, now, left, now);
     task.remindAt = remindAtFor(now, task.dueAt, book.policy);
     touch(book, task);
   }
@@ -430,6 +549,7 @@ export function resumeClocks(book: Book, now: string): void {
 export function shiftClocks(book: Book, ms: number): void {
   for (const task of Object.values(book.tasks)) {
     if (task.status !== 'open') continue;
+    forgetFallbackDue(book, task.id); // its basis no longer holds
     task.dueAt = new Date(Date.parse(task.dueAt) + ms).toISOString();
     task.remindAt = new Date(Date.parse(task.remindAt) + ms).toISOString();
     touch(book, task);

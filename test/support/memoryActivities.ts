@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Activities } from '../../activities';
 import type { ProjectionInput } from '../../activities/projection';
+import type { WorkingDayCalendar } from '../../domain/calendar/workingDays';
 import type { JournalEvent, Task } from '../../domain/journey/taskBook';
 
 /** An in-memory stand-in for the database projection, for workflow tests on the test server. */
@@ -10,6 +11,8 @@ export function memoryActivities() {
   const cases = new Map<string, NonNullable<ProjectionInput['case']>>();
   const disbursed = new Map<string, number>();
   const payments = new Map<string, { caseId: string; year: number; amountCents: number }>();
+  // The calendar years "published" so far (none until a test publishes one).
+  const published = new Map<string, WorkingDayCalendar['years']>();
   let projections = 0;
   const activities: Activities = {
     async projectCase(input) {
@@ -33,6 +36,10 @@ export function memoryActivities() {
       disbursed.set(input.paymentId, (disbursed.get(input.paymentId) ?? 0) + (first ? input.amountCents : 0));
       if (first) payments.set(input.paymentId, input);
       return { paidAt: new Date().toISOString(), firstTime: first };
+    },
+    async calendarYears({ calendarId, years }) {
+      const all = published.get(calendarId) ?? {};
+      return Object.fromEntries(years.filter((y) => all[y]).map((y) => [y, all[y]!]));
     },
     async householdAidPaid({ householdKey, exceptCaseId }) {
       const byYear: Record<string, number> = {};
@@ -59,6 +66,10 @@ export function memoryActivities() {
           (t.status === 'open' || t.status === 'awaiting_correction') &&
           (!type || t.type === type),
       );
+    },
+    /** Publishes a calendar year, as a new State Council notice added to the calendar's data. */
+    publishCalendarYear(calendarId: string, year: string, data: WorkingDayCalendar['years'][string]) {
+      published.set(calendarId, { ...published.get(calendarId), [year]: data });
     },
     eventTypes(caseId: string) {
       return events.filter((e) => e.caseId === caseId).map((e) => e.type);

@@ -10,6 +10,7 @@ import {
   nextWake,
   validateAction,
   validateCompletion,
+  publishCalendarYears,
   type Rules,
 } from '../../domain/journey/machine';
 import type { CaseState } from '../../domain/journey/state';
@@ -365,5 +366,59 @@ describe('stopped clocks (补正, holds) count working days', () => {
     const visit = s.schedule.nextCadreVisitAt!;
     applyAction(s, coordinator, { action: 'resume' }, at('2026-05-10T10:00:00'));
     expect(Date.parse(s.schedule.nextCadreVisitAt!) - Date.parse(visit)).toBe(DAY);
+  });
+});
+
+describe('a calendar year the case lacks (2027: no State Council notice yet)', () => {
+  const at = (local: string) => new Date(Date.parse(`${local}+08:00`)).toISOString();
+  const year2027 = { holidays: ['2027-01-01', '2027-01-04'], makeupWorkdays: [] };
+
+  test('a deadline crossing it is counted on weekdays, flagged once for the case, and recounted once published', () => {
+    const s = newCase(at('2026-12-28T09:00:00')); // intake: 5 working days → Mon 4 Jan 2027 on weekdays
+    const intake = open(s, 'intakeReview');
+    expect(intake.dueAt).toBe(at('2027-01-04T23:59:59.999'));
+    complete(s, 'intakeReview', forms.intakeAccept, actors.unionStaff, at('2026-12-29T09:00:00'));
+    const flagged = s.outbox.filter((e) => e.type === 'calendar.year_missing');
+    expect(flagged).toEqual([
+      expect.objectContaining({ taskId: intake.id, data: expect.objectContaining({ year: '2027' }) }),
+    ]);
+    expect(Object.keys(s.weekdayFallbackDues!).sort()).toEqual(
+      [open(s, 'dataComparisonCivil').id, open(s, 'dataComparisonHr').id].sort(),
+    );
+    // Published: 1 and 4 January are holidays. Both comparisons (10 working days from 29 Dec) recount.
+    publishCalendarYears(s, { '2027': year2027 }, at('2026-12-30T09:00:00'));
+    const cal = { ...calendar, years: { ...calendar.years, '2027': year2027 } };
+    expect(open(s, 'dataComparisonCivil').dueAt).toBe(addWorkingDays(at('2026-12-29T09:00:00'), 10, cal));
+    expect(open(s, 'dataComparisonCivil').dueAt).toBe(at('2027-01-14T23:59:59.999'));
+    expect(s.calendar.years['2027']).toEqual(year2027);
+    expect(s.missingCalendarYears).toEqual({});
+    expect(s.outbox.filter((e) => e.type === 'task.due_recounted')).toHaveLength(2);
+  });
+
+  test('a due set again in calendar days is not recounted; the appeal window is', () => {
+    const cal = { ...calendar, years: { ...calendar.years, '2027': year2027 } };
+    const s = newCase(at('2026-12-28T09:00:00'));
+    const intake = open(s, 'intakeReview').id;
+    const extend = {
+      action: 'extendDeadline',
+      taskId: intake,
+      by: { calendarDays: 30 },
+      reason: 'r',
+    } as const;
+    applyAction(s, actors.coordinator, extend, at('2026-12-28T10:00:00'));
+    const extended = s.tasks[intake]!.dueAt;
+    publishCalendarYears(s, { '2027': year2027 }, at('2026-12-28T11:00:00'));
+    expect(s.tasks[intake]!.dueAt).toBe(extended);
+
+    const ne = newCase(at('2026-12-28T09:00:00'));
+    complete(ne, 'intakeReview', forms.intakeAccept, actors.unionStaff, at('2026-12-28T10:00:00'));
+    complete(ne, 'dataComparisonCivil', forms.civil, actors.civil, at('2026-12-28T10:00:00'));
+    complete(ne, 'dataComparisonHr', forms.hr, actors.hr, at('2026-12-28T10:00:00'));
+    complete(ne, 'householdSurvey', forms.surveyIneligible, actors.unionStaff, at('2026-12-28T12:00:00'));
+    expect(ne.stage).toBe('not_eligible');
+    const weekdaysOnly = ne.schedule.appealDeadline; // 15 working days, across New Year
+    publishCalendarYears(ne, { '2027': year2027 }, at('2026-12-29T09:00:00'));
+    expect(ne.schedule.appealDeadline).toBe(addWorkingDays(at('2026-12-28T12:00:00'), 15, cal));
+    expect(ne.schedule.appealDeadline).not.toBe(weekdaysOnly);
   });
 });

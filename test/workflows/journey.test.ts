@@ -363,10 +363,7 @@ test('an overdue task is reminded, then escalated to its target; a coordinator e
     const task = c.task('intakeReview');
     // The server's clock, not this process's: time skipping has moved it on.
     await skip(Date.parse(task.dueAt) - (await env.currentTimeMs()) - 12 * 3600_000);
-    expect(store.events.filter((e) => e.taskId === task.id).map((e) => e.type)).toEqual([
-      'task.opened',
-      'task.reminded',
-    ]);
+    expect(taskEvents(store, task.id)).toEqual(['task.opened', 'task.reminded']);
     await skip(13 * 3600_000);
     const escalated = store.events.find((e) => e.taskId === task.id && e.type === 'task.escalated');
     expect(escalated?.data).toMatchObject({ to: { agency: 'union', role: 'supervisor' } });
@@ -735,7 +732,7 @@ test('a referral sent while the case is on hold starts held, and gets its whole 
       store.events.find((e) => e.workflowId === task.workflowId && e.type === 'referral.held'),
     );
     await skip(20 * DAY);
-    expect(store.events.filter((e) => e.taskId === task.id).map((e) => e.type)).toEqual(['task.opened']);
+    expect(taskEvents(store, task.id)).toEqual(['task.opened']);
     await c.act({ action: 'resume' }, actors.coordinator);
     const resumed = await waitFor(() =>
       store.events.find((e) => e.workflowId === task.workflowId && e.type === 'referral.resumed'),
@@ -747,6 +744,11 @@ test('a referral sent while the case is on hold starts held, and gets its whole 
 /** A working-day deadline stopped at `stoppedAt`, started again at `restartedAt`: the days left, recounted. */
 function recounted(dueAt: string, stoppedAt: string, restartedAt: string): string {
   return addWorkingDays(restartedAt, workingDaysBetween(stoppedAt, dueAt, calendar), calendar);
+}
+
+/** A task's own events (not `calendar.*` flags, which depend on the day the suite runs). */
+function taskEvents(store: MemoryStore, taskId: string): string[] {
+  return store.events.filter((e) => e.taskId === taskId && e.type.startsWith('task.')).map((e) => e.type);
 }
 
 function eventAt(store: MemoryStore, taskId: string, type: string): string {
@@ -890,6 +892,47 @@ test('a payment whose ID was paid to another case (a case from before case-scope
     expect(store.disbursed.get(taken)).toBe(800_000);
     expect(store.eventTypes(c.caseId)).toContain('payment.failed');
     expect(store.eventTypes(c.caseId)).not.toContain('payment.paid');
+  });
+});
+
+test("a deadline in a year the case's calendar lacks is flagged; once the year is published the case recounts it, and later deadlines land on the right day", async () => {
+  await withCase(async (c, store) => {
+    await env.sleep(untilNextLocal(await env.currentTimeMs(), 3, 2));
+    const year = String(new Date((await env.currentTimeMs()) + 8 * 3600_000).getUTCFullYear());
+    const { [year]: _notYet, ...known } = calendar.years;
+    c.calendar = { ...calendar, years: known }; // this year's notice is not out when the case starts
+    const intake = (await c.refer(actors.unionStaff)).openTasks[0]!;
+    const flags = () => store.events.filter((e) => e.type.startsWith('calendar.'));
+    await waitFor(() => flags().length > 0);
+    expect(flags()).toEqual([
+      expect.objectContaining({
+        type: 'calendar.year_missing',
+        taskId: intake.id,
+        data: expect.objectContaining({ year, weekdayFallback: true }),
+      }),
+    ]);
+
+    // The notice comes out (a week off from 16 March); the case asks again when it next needs the year.
+    const notice = { holidays: [16, 17, 18, 19, 20].map((d) => `${year}-03-${d}`), makeupWorkdays: [] };
+    store.publishCalendarYear(calendar.id, year, notice);
+    const published = { ...calendar, years: { ...known, [year]: notice } };
+    await skip(2 * DAY);
+    const compared = await c.complete('intakeReview', forms.intakeAccept, actors.unionStaff);
+    const opened = eventAt(store, intake.id, 'task.completed');
+    const civil = compared.openTasks.find((t) => t.type === 'dataComparisonCivil')!;
+    expect(civil.dueAt).toBe(addWorkingDays(opened, 10, published));
+    expect(civil.dueAt).not.toBe(addWorkingDays(opened, 10, c.calendar)); // weekdays alone: too early
+    expect(store.events.filter((e) => e.type === 'task.due_recounted').map((e) => e.taskId)).toContain(
+      civil.id,
+    );
+    expect(flags().map((e) => e.type)).toEqual(['calendar.year_missing', 'calendar.year_published']);
+
+    // A later deadline counts the published holidays from the start.
+    await c.complete('dataComparisonCivil', forms.civil, actors.civil);
+    const surveyed = await c.complete('dataComparisonHr', forms.hr, actors.hr);
+    const survey = surveyed.openTasks.find((t) => t.type === 'householdSurvey')!;
+    expect(survey.dueAt).toBe(addWorkingDays(eventAt(store, survey.id, 'task.opened'), 15, published));
+    expect(store.events.filter((e) => e.type === 'task.due_recounted' && e.taskId === survey.id)).toEqual([]);
   });
 });
 
