@@ -61,6 +61,7 @@ const statusByFailure: Record<string, number> = {
   already_on_hold: 409,
   not_on_hold: 409,
   referral_closed: 409,
+  handled_by_another_region: 409,
   exit_already_proposed: 409,
   not_filed: 409,
   not_in_public_notice: 409,

@@ -194,6 +194,7 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
       try {
         applyAction(state, cmd.actor, cmd.command, nowIso(), {
           legacyClocks: !patched('working-day-clocks'),
+          legacyReferrals: !patched('referral-rules'),
         });
       } catch (err) {
         toFailure(err);

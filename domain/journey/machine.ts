@@ -2,7 +2,16 @@ import { regionWithin, type Actor } from '../agencies';
 import { addCalendarDays, localDateOf, type WorkingDayCalendar } from '../calendar/workingDays';
 import { measureByCode } from '../measures';
 import { forms, taskTypeInfo, type FormOf, type TaskType } from '../taskTypes';
-import type { Action, AgencyReferral, CaseState, CompleteTaskInput, Stage, StartInput, Tier } from './state';
+import type {
+  Action,
+  AgencyReferral,
+  CaseState,
+  CompleteTaskInput,
+  Referral,
+  Stage,
+  StartInput,
+  Tier,
+} from './state';
 import { TERMINAL_STAGES } from './state';
 import {
   DomainError,
@@ -155,6 +164,8 @@ export interface Rules {
   legacyExitRules?: boolean;
   /** Before: 补正 and holds kept milliseconds left, and a hold shifted every clock by all of it. */
   legacyClocks?: boolean;
+  /** Before: a referral joined a case in any region, and the same referral sent twice was added twice. */
+  legacyReferrals?: boolean;
 }
 
 /**
@@ -510,6 +521,16 @@ export function applyAction(
   const union = (what: string) => assertAgency(actor, 'union', what);
   switch (cmd.action) {
     case 'addReferral':
+      if (!opts.legacyReferrals) {
+        // Neutral: where the case is, and what it is at, is not the referrer's to know.
+        if (!regionWithin(s.regionCode, actor.region))
+          throw new DomainError(
+            'handled_by_another_region',
+            "this household's case is handled by another region; contact the joint office",
+          );
+        // A re-imported file or a re-sent referral adds nothing: no second referral, event or webhook.
+        if (s.referrals.some((r) => sameReferral(r, cmd.referral))) return;
+      }
       s.referrals.push({ ...cmd.referral, at: now });
       record(
         s,
@@ -668,6 +689,14 @@ export function applyAction(
       return nudgeTask(s, t, cmd.action, cmd.action === 'escalate' ? cmd.reason : null, now, actor);
     }
   }
+}
+
+/** One referral's identity: its source and referrer, and its external reference or else its note. */
+function sameReferral(a: Referral, b: Referral): boolean {
+  if (a.source !== b.source || a.referrer !== b.referrer) return false;
+  return a.externalRef !== undefined || b.externalRef !== undefined
+    ? a.externalRef === b.externalRef
+    : a.note === b.note;
 }
 
 /** A hold stops the referrals' clocks too: the agencies' deadlines wait with the case. */

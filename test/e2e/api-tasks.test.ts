@@ -62,6 +62,68 @@ describe('POST /v1/referrals', () => {
     expect(await stack.db.householdCase.count({ where: { regionCode: 'hl/qiqihar' } })).toBe(0);
   });
 
+  test('a household whose open case is in another region: a neutral 409 with no case data, and nothing written', async () => {
+    const body = referralBody();
+    const first = await stack.http('POST', '/v1/referrals', { token: as('union-staff'), body });
+    expect(first.status).toBe(201);
+    const qiqihar = stack.token({
+      sub: 'qq-staff',
+      name: '齐齐哈尔 工会',
+      agency: 'union',
+      roles: ['staff'],
+      region: 'hl/qiqihar',
+    });
+    const res = await stack.http('POST', '/v1/referrals', {
+      token: qiqihar,
+      body: {
+        household: { ...body.household, regionCode: 'hl/qiqihar' },
+        referral: { source: 'cadre', referrer: 'Qiqihar street union' },
+      },
+    });
+    expect(res.status).toBe(409);
+    expect(res.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect(res.body).toMatchObject({
+      type: '/problems/handled_by_another_region',
+      detail: "this household's case is handled by another region; contact the joint office",
+    });
+    for (const leak of [first.body.caseId, 'hl/harbin', 'intake', 'openTasks', 'stage'])
+      expect(JSON.stringify(res.body)).not.toContain(leak);
+    const received = await stack.db.caseEvent.count({
+      where: { caseId: first.body.caseId, type: 'case.referral_received' },
+    });
+    expect(received).toBe(1);
+    expect(await stack.db.auditEntry.count({ where: { caseId: first.body.caseId } })).toBe(1);
+  });
+
+  test('the same referral sent again (no Idempotency-Key: a re-import, a re-sent message) adds nothing', async () => {
+    const body = {
+      ...referralBody(),
+      referral: { source: 'agency', referrer: 'civil affairs verification system', externalRef: 'CA-9001' },
+    };
+    const first = await stack.http('POST', '/v1/referrals', { token: as('union-staff'), body });
+    const again = await stack.http('POST', '/v1/referrals', { token: as('union-staff'), body });
+    expect(first.status).toBe(201);
+    expect(again.body).toEqual(first.body);
+    const other = await stack.http('POST', '/v1/referrals', {
+      token: as('union-staff'),
+      body: { ...body, referral: { ...body.referral, externalRef: 'CA-9002' } },
+    });
+    expect(other.body).toMatchObject({ caseId: first.body.caseId, joined: true });
+    const events = await eventually(async () => {
+      const e = await stack.db.caseEvent.findMany({
+        where: { caseId: first.body.caseId, type: 'case.referral_received' },
+      });
+      return e.length >= 2 && e;
+    });
+    await new Promise((r) => setTimeout(r, 300)); // a duplicate's event would be written by now
+    expect(
+      await stack.db.caseEvent.count({
+        where: { caseId: first.body.caseId, type: 'case.referral_received' },
+      }),
+    ).toBe(events.length);
+    expect(events).toHaveLength(2);
+  });
+
   test('the same Idempotency-Key replays the first response; another body with it is 422', async () => {
     const body = referralBody();
     const headers = { 'idempotency-key': 'ref-1' };

@@ -422,3 +422,43 @@ describe('a calendar year the case lacks (2027: no State Council notice yet)', (
     expect(ne.schedule.appealDeadline).not.toBe(weekdaysOnly);
   });
 });
+
+describe('referrals joining an open case', () => {
+  const refer = (s: CaseState, r: Record<string, unknown>, actor: Actor = actors.unionStaff) =>
+    applyAction(s, actor, { action: 'addReferral', referral: { ...referral, ...r } as never }, T0);
+  const referralEvents = (s: CaseState) => s.outbox.filter((e) => e.type === 'case.referral_received');
+
+  test('a referrer from another region is refused with a neutral error, and the case is left as it was', () => {
+    const s = newCase();
+    refer(s, {});
+    const before = JSON.stringify(s);
+    const elsewhere = {
+      action: 'addReferral',
+      referral: { ...referral, referrer: 'Qiqihar union' },
+    } as const;
+    expect(code(() => validateAction(s, actors.otherRegion, elsewhere, T0))).toBe(
+      'handled_by_another_region',
+    );
+    expect(code(() => applyAction(s, actors.otherRegion, elsewhere, T0))).toBe('handled_by_another_region');
+    expect(JSON.stringify(s)).toBe(before);
+    // Histories recorded before the rule replay as they ran.
+    applyAction(s, actors.otherRegion, elsewhere, T0, { legacyReferrals: true });
+    expect(s.referrals).toHaveLength(2);
+  });
+
+  test('the same referral sent again adds nothing: by source, referrer and external reference, else note', () => {
+    const s = newCase();
+    refer(s, { source: 'agency', referrer: 'civil affairs system', externalRef: 'CA-77' });
+    refer(s, { source: 'agency', referrer: 'civil affairs system', externalRef: 'CA-77', note: 'again' });
+    refer(s, { source: 'enterprise_union', referrer: 'Bearing Works', note: 'laid off in May' });
+    refer(s, { source: 'enterprise_union', referrer: 'Bearing Works', note: 'laid off in May' });
+    expect(s.referrals).toHaveLength(2);
+    expect(referralEvents(s)).toHaveLength(2);
+    // Another reference, another note or another referrer is another referral.
+    refer(s, { source: 'agency', referrer: 'civil affairs system', externalRef: 'CA-78' });
+    refer(s, { source: 'enterprise_union', referrer: 'Bearing Works', note: 'wife ill' });
+    refer(s, { source: 'enterprise_union', referrer: 'Harbin Bearing Works', note: 'laid off in May' });
+    expect(s.referrals).toHaveLength(5);
+    expect(referralEvents(s)).toHaveLength(5);
+  });
+});

@@ -610,6 +610,23 @@ test('two concurrent referrals for one household make one case', async () => {
   });
 });
 
+test('a referral sent again joins nothing twice; a referrer of another region learns nothing of the case', async () => {
+  await withCase(async (c, store) => {
+    const integrator = { source: 'agency', referrer: 'civil affairs system', externalRef: 'CA-77' } as const;
+    await c.refer(actors.unionStaff);
+    const joined = await c.refer(actors.civil, integrator);
+    const again = await c.refer(actors.civil, integrator);
+    expect(again).toEqual(joined);
+    expect(again.referralCount).toBe(2);
+    const elsewhere = c.refer(actors.otherRegion, { source: 'cadre', referrer: 'Qiqihar street union' });
+    expect(await rejection(elsewhere)).toBe(
+      "handled_by_another_region: this household's case is handled by another region; contact the joint office",
+    );
+    await quiesce();
+    expect(store.eventTypes(c.caseId).filter((t) => t === 'case.referral_received')).toHaveLength(2);
+  });
+});
+
 test('a 3-year case: quarterly reviews and twice-yearly visits keep coming across continue-as-new', async () => {
   await withCase(
     async (c) => {
