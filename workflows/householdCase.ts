@@ -173,7 +173,10 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
     completeTask,
     async (cmd) => {
       try {
-        completeTaskTransition(state, cmd, nowIso(), { legacyExitRules: !patched('exit-rules') });
+        completeTaskTransition(state, cmd, nowIso(), {
+          legacyExitRules: !patched('exit-rules'),
+          legacyPaymentYear: !patched('payment-year-at-approval'),
+        });
       } catch (err) {
         toFailure(err);
       }

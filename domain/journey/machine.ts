@@ -166,6 +166,8 @@ export interface Rules {
   legacyClocks?: boolean;
   /** Before: a referral joined a case in any region, and the same referral sent twice was added twice. */
   legacyReferrals?: boolean;
+  /** Before: a payment counted against the cap of the year it was prepared in. */
+  legacyPaymentYear?: boolean;
 }
 
 /**
@@ -206,8 +208,7 @@ function checkCompletion(state: CaseState, input: CompleteTaskInput): Task {
         'maker_checker',
         'the approver of a payment must not be the person who prepared it',
       );
-    if (payment && (parsed.data as FormOf<'aidPaymentApproval'>).decision === 'approve')
-      assertWithinCap(state, payment.amountCents, payment.year, payment.id);
+    // The annual cap is checked again on approval, by the year it is paid (the handler).
   }
   if (task.type === 'chairSignOff' && (parsed.data as FormOf<'chairSignOff'>).decision === 'sign')
     assertFileable(state, { ignoreSignOff: true });
@@ -305,16 +306,21 @@ const onCompleted: Handlers = {
   referralOutcome() {
     throw new DomainError('wrong_workflow', 'referral tasks are completed on the referral');
   },
-  aidPaymentApproval(s, t, f, now, actor) {
+  aidPaymentApproval(s, t, f, now, actor, r) {
     const p = s.payments[String(t.context.paymentId)]!;
     if (f.decision === 'reject') {
       p.status = 'rejected';
       record(s, 'payment.rejected', now, { paymentId: p.id, reason: f.reason }, actor);
       return;
     }
+    // Aid counts against the cap of the year it is paid in: prepared in December, approved in
+    // January, it is January's.
+    const year = r.legacyPaymentYear ? p.year : yearOf(s, now);
+    assertWithinCap(s, p.amountCents, year, p.id);
+    p.year = year;
     p.status = 'approved';
     p.approvedBy = actor.id;
-    record(s, 'payment.approved', now, { paymentId: p.id, amountCents: p.amountCents }, actor);
+    record(s, 'payment.approved', now, { paymentId: p.id, amountCents: p.amountCents, year }, actor);
     s.effects.push({
       kind: 'disburse',
       paymentId: p.id,

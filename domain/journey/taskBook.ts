@@ -381,12 +381,8 @@ export function tickTasks(book: Book, now: string): void {
       );
     }
     if (!task.escalatedAt && t >= Date.parse(task.dueAt)) {
-      const target = book.policy.escalation.byTaskType[task.type] ?? book.policy.escalation.default;
       task.escalatedAt = now;
-      task.escalatedTo = {
-        agency: target.agency === 'owner' ? task.agency : target.agency,
-        role: target.role,
-      };
+      task.escalatedTo = escalationTarget(book, task);
       touch(book, task);
       record(
         book,
@@ -398,6 +394,12 @@ export function tickTasks(book: Book, now: string): void {
       );
     }
   }
+}
+
+/** Who an overdue (or escalated by hand) task goes to: the policy's target for its type. */
+function escalationTarget(book: Book, task: Task): { agency: string; role: string } {
+  const target = book.policy.escalation.byTaskType[task.type] ?? book.policy.escalation.default;
+  return { agency: target.agency === 'owner' ? task.agency : target.agency, role: target.role };
 }
 
 export function nextTaskWake(book: Book): number | undefined {
@@ -499,7 +501,7 @@ export function nudgeTask(
     return;
   }
   task.escalatedAt = now;
-  task.escalatedTo = { agency: task.agency, role: 'supervisor' };
+  task.escalatedTo = escalationTarget(book, task);
   touch(book, task);
   record(
     book,

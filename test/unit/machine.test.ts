@@ -462,3 +462,68 @@ describe('referrals joining an open case', () => {
     expect(referralEvents(s)).toHaveLength(5);
   });
 });
+
+describe('union aid counts against the year it is paid in', () => {
+  const at = (local: string) => new Date(Date.parse(`${local}+08:00`)).toISOString();
+  const filed = () => {
+    const s = toSignOff();
+    complete(s, 'chairSignOff', forms.sign, actors.chair, '2026-03-10T00:00:00.000Z');
+    return s;
+  };
+  const prepare = (s: CaseState, amountCents: number, now: string) =>
+    applyAction(
+      s,
+      actors.unionStaff,
+      { action: 'prepareAidPayment', measure: 'union_living_aid', amountCents },
+      now,
+    );
+  const approval = (s: CaseState, paymentId = Object.keys(s.payments).at(-1)!) => ({
+    taskId: Object.values(s.tasks).find((t) => t.status === 'open' && t.context.paymentId === paymentId)!.id,
+    actor: actors.unionSupervisor,
+    completion: { type: 'aidPaymentApproval', form: { decision: 'approve' } } as never,
+  });
+
+  test('prepared in December and approved in January, a payment is January’s, and January’s cap is checked again', () => {
+    const s = filed();
+    prepare(s, 2_500_000, at('2026-12-30T09:00:00')); // within 2026's cap
+    const december = Object.keys(s.payments)[0]!;
+    prepare(s, 3_000_000, at('2027-01-04T09:00:00'));
+    completeTask(s, approval(s), at('2027-01-04T10:00:00'));
+    // On 5 January 2027 already has ¥30,000 paid: the December one's ¥25,000 would pass the cap.
+    expect(code(() => validateCompletion(s, approval(s, december), at('2027-01-05T10:00:00')))).toBe(
+      'over_annual_cap',
+    );
+    prepare(s, 1_500_000, at('2026-12-31T09:00:00'));
+    completeTask(s, approval(s), at('2027-01-05T10:00:00'));
+    expect(Object.values(s.payments).map((p) => [p.year, p.status])).toEqual([
+      [2026, 'pending_approval'],
+      [2027, 'approved'],
+      [2027, 'approved'],
+    ]);
+    expect(s.effects.map((e) => (e.kind === 'disburse' ? e.year : null))).toEqual([2027, 2027]);
+  });
+
+  test('before (replayed histories) the year was the one it was prepared in', () => {
+    const s = filed();
+    prepare(s, 1_000_000, at('2026-12-30T09:00:00'));
+    completeTask(s, approval(s), at('2027-01-04T10:00:00'), { legacyPaymentYear: true });
+    expect(Object.values(s.payments)[0]!.year).toBe(2026);
+  });
+});
+
+test("a task escalated by hand goes to the policy's escalation target, as an overdue one does", () => {
+  const policy = testPolicy({
+    escalation: {
+      default: { agency: 'owner', role: 'supervisor' },
+      byTaskType: { intakeReview: { agency: 'union', role: 'coordinator' } },
+    },
+  });
+  const s = startCase(
+    { household: household(), householdKey: 'k', referral, policy, calendar },
+    { workflowId: 'household-k', caseId: 'case-3' },
+    T0,
+  );
+  const id = open(s, 'intakeReview').id;
+  applyAction(s, actors.coordinator, { action: 'escalate', taskId: id, reason: 'no answer' }, T0);
+  expect(s.tasks[id]!.escalatedTo).toEqual({ agency: 'union', role: 'coordinator' });
+});

@@ -953,6 +953,28 @@ test("a deadline in a year the case's calendar lacks is flagged; once the year i
   });
 });
 
+test('union aid prepared in December and approved in January is paid against January’s annual cap', async () => {
+  await withCase(async (c) => {
+    await env.sleep(untilNextLocal(await env.currentTimeMs(), 12, 10));
+    await fileCase(c);
+    await c.complete(
+      'assistancePlan',
+      { route: 'assist', measures: ['union_living_aid'] },
+      actors.unionStaff,
+    );
+    await skip(untilNextLocal(await env.currentTimeMs(), 12, 30));
+    const prepared = await c.act(
+      { action: 'prepareAidPayment', measure: 'union_living_aid', amountCents: 1_200_000 },
+      actors.unionStaff,
+    );
+    const december = prepared.payments[0]!.year;
+    await skip(untilNextLocal(await env.currentTimeMs(), 1, 5));
+    const paid = await c.complete('aidPaymentApproval', { decision: 'approve' }, actors.unionSupervisor);
+    expect(paid.payments[0]).toMatchObject({ status: 'paid', year: december + 1 });
+    expect(paid.paidByYear).toEqual({ [december + 1]: 1_200_000 });
+  });
+});
+
 /** Milliseconds from `nowMs` to the next given month and day, 09:00 China time. */
 function untilNextLocal(nowMs: number, month: number, day: number): number {
   const year = new Date(nowMs).getUTCFullYear();
