@@ -140,10 +140,19 @@ describe('POST /v1/referrals', () => {
     });
     expect(c.status).toBe(422);
     expect(c.body.type).toBe('/problems/idempotency_key_reused');
-    // Keys are per principal: another user's identical key is a new request.
+    // Keys are per principal: another user's identical key is a new request, not a replay (being
+    // the same referral — source, referrer, no reference or note — it adds nothing to the case).
     const other = await stack.http('POST', '/v1/referrals', { token: as('union-supervisor'), body, headers });
-    expect(other.status).toBe(200);
-    expect(other.body.joined).toBe(true);
+    expect(other.headers.get('idempotent-replayed')).toBeNull();
+    expect(other.body).toMatchObject({ caseId: a.body.caseId, joined: false });
+    const another = { ...body, referral: { ...body.referral, note: 'seen again at the plant' } };
+    const joined = await stack.http('POST', '/v1/referrals', {
+      token: as('union-supervisor'),
+      body: another,
+      headers: { 'idempotency-key': 'ref-2' },
+    });
+    expect(joined.status).toBe(200);
+    expect(joined.body).toMatchObject({ caseId: a.body.caseId, joined: true });
   });
 });
 
