@@ -46,6 +46,8 @@ export interface AgencyReferralInput {
   calendar: WorkingDayCalendar;
   /** The case was on hold when it sent the referral: the referral starts held (absent before). */
   held?: boolean;
+  /** Calendar years the case has flagged as missing (`calendar.year_missing` is once per case). */
+  calendarYearsFlagged?: string[];
 }
 
 export interface ReferralView {
@@ -84,6 +86,10 @@ export async function agencyReferral(input: AgencyReferralInput): Promise<Referr
     policy: input.policy,
     calendar: input.calendar,
     hold: input.held ? { since: nowIso(), reason: 'case on hold' } : null,
+    // The case asks for missing years; the referral only counts on what it was given.
+    missingCalendarYears: Object.fromEntries(
+      (input.calendarYearsFlagged ?? []).map((y) => [y, { askedAt: nowIso() }]),
+    ),
   };
   let status: AgencyReferral['status'] = 'pending';
   let waitlistPosition: number | null = null;

@@ -133,6 +133,8 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
               calendar: state.calendar,
               // Started while the case is on hold: its clocks start stopped too.
               held: state.hold !== null,
+              // Calendar years the case has flagged already: flagged once per case.
+              calendarYearsFlagged: Object.keys(state.missingCalendarYears ?? {}),
             },
           ],
         });

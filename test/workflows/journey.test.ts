@@ -712,13 +712,7 @@ test('a stuck referral: a coordinator extends its deadline; the agency returns i
 
 test("a hold stops the referrals' clocks too, and resuming shifts their deadlines", async () => {
   await withCase(async (c, store) => {
-    await fileCase(c);
-    await c.complete(
-      'assistancePlan',
-      { route: 'assist', measures: ['medical_assistance'] },
-      actors.unionStaff,
-    );
-    const task = await waitFor(() => store.openTasks(c.caseId, 'referralAcceptance')[0]);
+    const task = await fileAndReferToMedicalInsurance(c, store);
     await c.act({ action: 'hold', reason: 'household hospitalised' }, actors.coordinator);
     await waitFor(() =>
       store.events.find((e) => e.workflowId === task.workflowId && e.type === 'referral.held'),
@@ -915,9 +909,7 @@ test('a payment whose ID was paid to another case (a case from before case-scope
 test("a deadline in a year the case's calendar lacks is flagged; once the year is published the case recounts it, and later deadlines land on the right day", async () => {
   await withCase(async (c, store) => {
     await env.sleep(untilNextLocal(await env.currentTimeMs(), 3, 2));
-    const year = String(new Date((await env.currentTimeMs()) + 8 * 3600_000).getUTCFullYear());
-    const { [year]: _notYet, ...known } = calendar.years;
-    c.calendar = { ...calendar, years: known }; // this year's notice is not out when the case starts
+    const { year, known } = await withoutThisYear(c); // this year's notice is not out when the case starts
     const intake = (await c.refer(actors.unionStaff)).openTasks[0]!;
     const flags = () => store.events.filter((e) => e.type.startsWith('calendar.'));
     await waitFor(() => flags().length > 0);
@@ -953,6 +945,17 @@ test("a deadline in a year the case's calendar lacks is flagged; once the year i
   });
 });
 
+test('a missing calendar year is flagged once per case, its referrals included', async () => {
+  await withCase(async (c, store) => {
+    const { year } = await withoutThisYear(c);
+    const referralTask = await fileAndReferToMedicalInsurance(c, store);
+    await quiesce();
+    const flags = store.events.filter((e) => e.type === 'calendar.year_missing');
+    expect(flags.map((e) => [e.workflowId, e.data.year])).toEqual([[c.workflowId, year]]);
+    expect(referralTask.workflowId).not.toBe(c.workflowId);
+  });
+});
+
 test('union aid prepared in December and approved in January is paid against January’s annual cap', async () => {
   await withCase(async (c) => {
     await env.sleep(untilNextLocal(await env.currentTimeMs(), 12, 10));
@@ -974,6 +977,25 @@ test('union aid prepared in December and approved in January is paid against Jan
     expect(paid.paidByYear).toEqual({ [december + 1]: 1_200_000 });
   });
 });
+
+/** The case `refer` starts carries a calendar without the current year (its notice not yet out). */
+async function withoutThisYear(c: CaseDriver) {
+  const year = String(new Date((await env.currentTimeMs()) + 8 * 3600_000).getUTCFullYear());
+  const { [year]: _notYet, ...known } = calendar.years;
+  c.calendar = { ...calendar, years: known };
+  return { year, known };
+}
+
+/** A filed case whose plan refers it to medical insurance: the referral's acceptance task. */
+async function fileAndReferToMedicalInsurance(c: CaseDriver, store: MemoryStore) {
+  await fileCase(c);
+  await c.complete(
+    'assistancePlan',
+    { route: 'assist', measures: ['medical_assistance'] },
+    actors.unionStaff,
+  );
+  return waitFor(() => store.openTasks(c.caseId, 'referralAcceptance')[0]);
+}
 
 /** Milliseconds from `nowMs` to the next given month and day, 09:00 China time. */
 function untilNextLocal(nowMs: number, month: number, day: number): number {
