@@ -42,10 +42,10 @@ import {
   type Effect,
   type StartInput,
 } from '../domain/journey/state';
+import { claimCalendarYearsToAsk } from '../domain/journey/taskBook';
 import { measureByCode } from '../domain/measures';
 import { agencyReferral, holdReferral, revokeReferral } from './agencyReferral';
 import { CaseStage, HouseholdKey, RegionCode } from './searchAttributes';
-import { claimCalendarYearsToAsk } from '../domain/journey/taskBook';
 import {
   calendarYears,
   createFlusher,
