@@ -1,5 +1,6 @@
 import type { Resolver } from '../api/integrations/targets';
 import type { Db } from '../db/client';
+import { createCalendarActivities } from './calendar';
 import { createImportActivities, type ImportOptions } from './imports';
 import { createProjectionActivities } from './projection';
 import { createWebhookActivities } from './webhooks';
@@ -11,12 +12,14 @@ import { createWebhookActivities } from './webhooks';
 export function createActivities(deps: { db: Db; resolve?: Resolver; imports?: ImportOptions }) {
   return {
     ...createProjectionActivities(deps.db),
+    ...createCalendarActivities(),
     ...createWebhookActivities(deps.db, process.env, deps.resolve),
     ...createImportActivities(deps.db, deps.imports),
   };
 }
 /** The case workflows' activities (test fakes implement exactly these). */
-export type Activities = ReturnType<typeof createProjectionActivities>;
+export type Activities = ReturnType<typeof createProjectionActivities> &
+  ReturnType<typeof createCalendarActivities>;
 /** Webhook delivery and bulk import, used by workflows/webhookDelivery.ts. */
 export type IntegrationActivities = ReturnType<typeof createWebhookActivities> &
   ReturnType<typeof createImportActivities>;

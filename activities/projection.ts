@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from '../db/client';
 import type { Prisma } from '../generated/prisma/client';
 import type { JournalEvent, Task } from '../domain/journey/taskBook';
@@ -39,7 +40,7 @@ const date = (v: string | null) => (v === null ? null : new Date(v));
 export function createProjectionActivities(db: Db) {
   return {
     /**
-     * Idempotent: events are keyed by (workflowId, seq) and skipped when present; the case and
+     * Idempotent: events are keyed by (caseId, workflowId, seq) and skipped when present; the case and
      * task rows are full snapshots, upserted. The workflow serialises its flushes, so a retry never
      * lands after a newer snapshot of the same rows.
      */
@@ -101,7 +102,11 @@ export function createProjectionActivities(db: Db) {
       if (ops.length) await db.$transaction(ops);
     },
 
-    /** Pays union aid once: the payment ID is the primary key; a retry finds it and pays nothing. */
+    /**
+     * Pays union aid once: the payment ID is the primary key; a retry finds it and pays nothing. A
+     * payment ID already paid to another case (cases started before case-scoped IDs numbered their
+     * payments per household) is refused for good: that money was not paid for this case.
+     */
     async disburseAid(input: {
       paymentId: string;
       caseId: string;
@@ -112,7 +117,31 @@ export function createProjectionActivities(db: Db) {
     }): Promise<{ paidAt: string; firstTime: boolean }> {
       const created = await db.aidDisbursement.createMany({ data: [input], skipDuplicates: true });
       const row = await db.aidDisbursement.findUniqueOrThrow({ where: { paymentId: input.paymentId } });
+      if (row.caseId !== input.caseId)
+        throw ApplicationFailure.create({
+          type: 'payment_id_taken',
+          message: `payment ${input.paymentId} was already paid to another case of this household`,
+          nonRetryable: true,
+        });
       return { paidAt: row.paidAt.toISOString(), firstTime: created.count === 1 };
+    },
+
+    /** Union aid paid to a household in its other cases, per year: the annual cap is per household. */
+    async householdAidPaid(input: {
+      householdKey: string;
+      exceptCaseId: string;
+    }): Promise<Record<string, number>> {
+      const cases = await db.householdCase.findMany({
+        where: { householdKey: input.householdKey, id: { not: input.exceptCaseId } },
+        select: { id: true },
+      });
+      if (!cases.length) return {};
+      const sums = await db.aidDisbursement.groupBy({
+        by: ['year'],
+        where: { caseId: { in: cases.map((c) => c.id) } },
+        _sum: { amountCents: true },
+      });
+      return Object.fromEntries(sums.map((x) => [String(x.year), x._sum.amountCents ?? 0]));
     },
   };
 }

@@ -38,7 +38,7 @@ export function webhookPayload(e: {
   const data = (e.data ?? {}) as Record<string, unknown>;
   const shared = Object.fromEntries(SHAREABLE_DATA.filter((k) => k in data).map((k) => [k, data[k]]));
   return {
-    id: eventId(e.workflowId, e.seq),
+    id: eventId(e),
     type: e.type,
     caseId: e.caseId,
     at: e.at.toISOString(),
@@ -49,7 +49,9 @@ export function webhookPayload(e: {
   };
 }
 
-export const eventId = (workflowId: string, seq: number) => `${workflowId}#${seq}`;
+/** An event's ID for receivers: per case, since a household's later case reuses the workflow ID. */
+export const eventId = (e: { caseId: string; workflowId: string; seq: number }) =>
+  `${e.caseId}/${e.workflowId}#${e.seq}`;
 export const deliveryIdOf = (subscriptionId: string, event: string) =>
   `dlv_${crypto.createHash('sha256').update(`${subscriptionId}|${event}`).digest('hex').slice(0, 32)}`;
 
@@ -83,7 +85,7 @@ export function createWebhookActivities(
       SELECT o."id", o."createdAt" AS "outboxAt", e."workflowId", e."seq", e."caseId", e."type", e."at",
              e."taskId", e."agency", e."data", c."regionCode"
         FROM "WebhookOutbox" o
-        JOIN "CaseEvent" e ON e."workflowId" = o."workflowId" AND e."seq" = o."seq"
+        JOIN "CaseEvent" e ON e."caseId" = o."caseId" AND e."workflowId" = o."workflowId" AND e."seq" = o."seq"
         LEFT JOIN "HouseholdCase" c ON c."id" = e."caseId"
        ORDER BY o."id" LIMIT 500`;
     if (!rows.length) return 0;

@@ -4,6 +4,7 @@ import {
   defineSignal,
   defineUpdate,
   getExternalWorkflowHandle,
+  patched,
   setHandler,
 } from '@temporalio/workflow';
 import { regionWithin, type Actor } from '../domain/agencies';
@@ -23,6 +24,7 @@ import {
   nudgeTask,
   openTask,
   record,
+  resumeClocks,
   returnForCorrection,
   shiftClocks,
   tickTasks,
@@ -42,6 +44,10 @@ export interface AgencyReferralInput {
   waitlist: boolean;
   policy: Policy;
   calendar: WorkingDayCalendar;
+  /** The case was on hold when it sent the referral: the referral starts held (absent before). */
+  held?: boolean;
+  /** Calendar years the case has flagged as missing (`calendar.year_missing` is once per case). */
+  calendarYearsFlagged?: string[];
 }
 
 export interface ReferralView {
@@ -79,7 +85,11 @@ export async function agencyReferral(input: AgencyReferralInput): Promise<Referr
     lastEventAt: null,
     policy: input.policy,
     calendar: input.calendar,
-    hold: null,
+    hold: input.held ? { since: nowIso(), reason: 'case on hold' } : null,
+    // The case asks for missing years; the referral only counts on what it was given.
+    missingCalendarYears: Object.fromEntries(
+      (input.calendarYearsFlagged ?? []).map((y) => [y, { askedAt: nowIso() }]),
+    ),
   };
   let status: AgencyReferral['status'] = 'pending';
   let waitlistPosition: number | null = null;
@@ -177,7 +187,8 @@ export async function agencyReferral(input: AgencyReferralInput): Promise<Referr
     { validator: guard((cmd: CompleteTaskInput) => void validate(cmd)) },
   );
 
-  function applyAct(book: Book, cmd: ActInput, now: string): void {
+  /** `legacyClocks`: 补正 keeps milliseconds left, as in histories recorded before working-day pauses. */
+  function applyAct(book: Book, cmd: ActInput, now: string, legacyClocks = false): void {
     const { actor, command } = ActInputSchema.parse(cmd);
     // Coordinators (union joint office) unblock referrals too: extend, remind, escalate, reassign.
     const coordinating = actor.roles.includes('coordinator') && regionWithin(input.regionCode, actor.region);
@@ -207,7 +218,7 @@ export async function agencyReferral(input: AgencyReferralInput): Promise<Referr
           actor,
         );
       case 'returnForCorrection':
-        returnForCorrection(book, command.taskId, command.reason, now, actor);
+        returnForCorrection(book, command.taskId, command.reason, now, actor, legacyClocks);
         return;
       case 'correctionReceived':
         correctionReceived(book, command.taskId, now, actor);
@@ -242,7 +253,7 @@ export async function agencyReferral(input: AgencyReferralInput): Promise<Referr
     referralAct,
     async (cmd) => {
       try {
-        applyAct(book, cmd, nowIso());
+        applyAct(book, cmd, nowIso(), !patched('working-day-clocks'));
       } catch (err) {
         toFailure(err);
       }
@@ -274,8 +285,9 @@ export async function agencyReferral(input: AgencyReferralInput): Promise<Referr
       record(book, 'referral.held', now, {});
     } else if (!on && book.hold) {
       const ms = Date.parse(now) - Date.parse(book.hold.since);
+      if (patched('working-day-clocks')) resumeClocks(book, now);
+      else shiftClocks(book, ms);
       book.hold = null;
-      shiftClocks(book, ms);
       record(book, 'referral.resumed', now, { heldMs: ms });
     } else return;
     changes++;
@@ -284,6 +296,7 @@ export async function agencyReferral(input: AgencyReferralInput): Promise<Referr
 
   setHandler(referralState, view);
 
+  if (book.hold) record(book, 'referral.held', book.hold.since, {});
   openTask(book, { type: 'referralAcceptance', agency: input.agency }, nowIso());
   await flush();
   while (!ended()) {

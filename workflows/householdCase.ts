@@ -1,4 +1,6 @@
 import {
+  ActivityFailure,
+  ApplicationFailure,
   ParentClosePolicy,
   condition,
   continueAsNew,
@@ -6,6 +8,7 @@ import {
   defineSignal,
   defineUpdate,
   getExternalWorkflowHandle,
+  patched,
   setHandler,
   startChild,
   upsertSearchAttributes,
@@ -17,9 +20,12 @@ import {
   applyReferralUpdate,
   caseView,
   completeTask as completeTaskTransition,
+  countEarlierAid,
   isEnded,
   markPaid,
+  markPaymentFailed,
   nextWake,
+  publishCalendarYears,
   startCase,
   tick,
   validateAction,
@@ -36,10 +42,20 @@ import {
   type Effect,
   type StartInput,
 } from '../domain/journey/state';
+import { claimCalendarYearsToAsk } from '../domain/journey/taskBook';
 import { measureByCode } from '../domain/measures';
 import { agencyReferral, holdReferral, revokeReferral } from './agencyReferral';
 import { CaseStage, HouseholdKey, RegionCode } from './searchAttributes';
-import { createFlusher, disburseAid, drainHandlers, guard, nowIso, toFailure } from './shared';
+import {
+  calendarYears,
+  createFlusher,
+  disburseAid,
+  drainHandlers,
+  guard,
+  householdAidPaid,
+  nowIso,
+  toFailure,
+} from './shared';
 
 // Messages, next to the workflow (wire name = variable name).
 export const completeTask = defineUpdate<CaseView, [CompleteTaskInput]>('completeTask');
@@ -59,16 +75,26 @@ export type HouseholdCaseInput = ({ start: StartInput } | { resume: CaseState })
  */
 export async function householdCase(input: HouseholdCaseInput): Promise<CaseView> {
   const info = workflowInfo();
+  // A household's cases share the workflow ID: new cases derive their IDs from the caseId (a UUID).
   const state: CaseState =
     'resume' in input
       ? input.resume
-      : startCase(input.start, { workflowId: info.workflowId, caseId: info.firstExecutionRunId }, nowIso());
+      : startCase(
+          input.start,
+          {
+            workflowId: info.workflowId,
+            caseId: info.firstExecutionRunId,
+            legacyIds: !patched('case-scoped-ids'),
+          },
+          nowIso(),
+        );
   let changes = 0;
   const flush = createFlusher(state, () => caseRow(state));
 
   let indexedStage: string | null = null;
   async function settle(): Promise<void> {
     while (state.effects.length) await runEffect(state.effects.shift()!);
+    await askForCalendarYears();
     if (input.indexed && indexedStage !== state.stage) {
       indexedStage = state.stage;
       upsertSearchAttributes([
@@ -78,6 +104,13 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
       ]);
     }
     await flush();
+  }
+
+  /** Years a deadline needed and the case's calendar lacks: published since? (recorded in history) */
+  async function askForCalendarYears(): Promise<void> {
+    const years = claimCalendarYearsToAsk(state, nowIso());
+    if (!years.length || !patched('calendar-refresh')) return;
+    publishCalendarYears(state, await calendarYears({ calendarId: state.calendar.id, years }), nowIso());
   }
 
   async function runEffect(e: Effect): Promise<void> {
@@ -98,6 +131,10 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
               waitlist: measureByCode(e.measure)?.waitlist ?? false,
               policy: state.policy,
               calendar: state.calendar,
+              // Started while the case is on hold: its clocks start stopped too.
+              held: state.hold !== null,
+              // Calendar years the case has flagged already: flagged once per case.
+              calendarYearsFlagged: Object.keys(state.missingCalendarYears ?? {}),
             },
           ],
         });
@@ -117,7 +154,18 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
         }
         return;
       case 'disburse':
-        await disburseAid({ ...e, caseId: state.caseId });
+        try {
+          await disburseAid({ ...e, caseId: state.caseId });
+        } catch (err) {
+          // Refused for good (its ID was paid to another case): not paid, and never marked so.
+          if (
+            err instanceof ActivityFailure &&
+            err.cause instanceof ApplicationFailure &&
+            err.cause.nonRetryable
+          )
+            return markPaymentFailed(state, e.paymentId, err.cause.message, nowIso());
+          throw err;
+        }
         markPaid(state, e.paymentId, nowIso());
         return;
     }
@@ -127,7 +175,10 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
     completeTask,
     async (cmd) => {
       try {
-        completeTaskTransition(state, cmd, nowIso());
+        completeTaskTransition(state, cmd, nowIso(), {
+          legacyExitRules: !patched('exit-rules'),
+          legacyPaymentYear: !patched('payment-year-at-approval'),
+        });
       } catch (err) {
         toFailure(err);
       }
@@ -136,8 +187,8 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
       return caseView(state);
     },
     {
-      validator: guard(
-        (cmd: CompleteTaskInput) => void validateCompletion(state, CompleteTaskInputSchema.parse(cmd)),
+      validator: guard((cmd: CompleteTaskInput) =>
+        validateCompletion(state, CompleteTaskInputSchema.parse(cmd), nowIso()),
       ),
     },
   );
@@ -146,7 +197,10 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
     act,
     async (cmd) => {
       try {
-        applyAction(state, cmd.actor, cmd.command, nowIso());
+        applyAction(state, cmd.actor, cmd.command, nowIso(), {
+          legacyClocks: !patched('working-day-clocks'),
+          legacyReferrals: !patched('referral-rules'),
+        });
       } catch (err) {
         toFailure(err);
       }
@@ -157,19 +211,30 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
     {
       validator: guard((cmd: ActInput) => {
         const parsed = ActInputSchema.parse(cmd);
-        validateAction(state, parsed.actor, parsed.command, nowIso());
+        validateAction(state, parsed.actor, parsed.command, nowIso(), parsed.caseId);
       }),
     },
   );
 
   setHandler(referralUpdate, async (u) => {
-    applyReferralUpdate(state, u, nowIso());
+    const unknown = !(u.referralId in state.agencyReferrals);
+    applyReferralUpdate(state, u, nowIso(), {
+      recordUnknown: unknown && patched('record-unknown-referral-updates'),
+    });
     changes++;
     await settle();
   });
 
   setHandler(caseState, () => caseView(state));
 
+  // The annual cap is per household: count what its earlier cases were paid (case-scoped IDs only,
+  // so histories recorded before replay unchanged).
+  if ('start' in input && state.idPrefix !== undefined)
+    countEarlierAid(
+      state,
+      await householdAidPaid({ householdKey: state.householdKey, exceptCaseId: state.caseId }),
+      nowIso(),
+    );
   await settle();
   while (!isEnded(state)) {
     const wake = nextWake(state);
@@ -228,6 +293,7 @@ export function caseRow(s: CaseState): CaseRow {
       agencyReferrals: view.referrals,
       payments: view.payments,
       paidByYear: s.paidByYear,
+      earlierCasesPaidByYear: s.earlierCasesPaidByYear ?? {},
       plan: s.plan,
       notice: s.notice,
       schedule: s.schedule,

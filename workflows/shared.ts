@@ -10,7 +10,7 @@ import type { Activities } from '../activities';
 import type { CaseRow } from '../activities/projection';
 import { DomainError, pruneClosedTasks, type Book } from '../domain/journey/taskBook';
 
-export const { projectCase, disburseAid } = proxyActivities<Activities>({
+export const { projectCase, disburseAid, householdAidPaid, calendarYears } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   // The database may be down for a while: keep retrying, but not in a hot loop.
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },

@@ -309,8 +309,9 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
           data: command as unknown as Record<string, unknown>,
         },
         () =>
+          // The workflow ID is the household's: naming the case keeps an ended case's actions off its successor.
           client.workflow.getHandle(c.workflowId).executeUpdate(act, {
-            args: [{ actor: actorOf(p), command }],
+            args: [{ actor: actorOf(p), command, caseId: c.id }],
             updateId: updateIdFor(req, `case:${c.id}`),
           }),
         (v) => ({ stage: v.stage }),

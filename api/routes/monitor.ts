@@ -190,7 +190,7 @@ export function monitorRoutes({ db, client }: AppDeps): Router {
     if (!c || !regionWithin(c.regionCode, p.region))
       throw new Problem(404, 'case_not_found', `no case ${id} in your region`);
     const view = await client.workflow.getHandle(c.workflowId).executeUpdate(act, {
-      args: [{ actor: actorOf(p), command }],
+      args: [{ actor: actorOf(p), command, caseId: c.id }],
       updateId: updateIdFor(req, `monitor:${c.id}`),
     });
     await audit(db, {

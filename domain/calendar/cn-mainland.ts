@@ -2,7 +2,8 @@ import { WorkingDayCalendarSchema, type WorkingDayCalendar } from './workingDays
 
 // Mainland China public-holiday arrangements from the State Council General Office notices
 // (国务院办公厅关于节假日安排的通知). The notice for each new year (usually published in Oct–Dec) must be added
-// here as data when it is published: years missing from `years` count weekends only, with no holidays or 调休.
+// here as data when it is published: years missing from `years` count weekends only, with no holidays or 调休
+// (a case flags such a deadline, and picks the year up from here once it is added; see published.ts).
 // Every make-up workday below was checked to be a Saturday or Sunday (the schema enforces it too).
 export const cnMainlandCalendar: WorkingDayCalendar = WorkingDayCalendarSchema.parse({
   id: 'cn-mainland',

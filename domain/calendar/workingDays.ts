@@ -130,6 +130,44 @@ export function addWorkingDays(startInstantIso: string, n: number, cal: WorkingD
   return endOfLocalDay(day, cal);
 }
 
+/** Milliseconds since local midnight of an instant, at the calendar's UTC offset. */
+export function localTimeOfDayMs(instantIso: string, cal: WorkingDayCalendar): number {
+  const local = Date.parse(instantIso) + cal.timeZoneOffsetMinutes * 60_000;
+  return local - localDayOf(instantIso, cal) * DAY_MS;
+}
+
+/**
+ * The instant at local `timeOfDayMs` of the n-th working day strictly after the start's local date,
+ * or, for n = 0, of the start's own date if it is a working day (else the next one); never before
+ * the start. Resumes a working-day deadline that was stopped with n working days left.
+ */
+export function workingDaysLater(
+  startInstantIso: string,
+  n: number,
+  timeOfDayMs: number,
+  cal: WorkingDayCalendar,
+): string {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`n must be a whole number, got ${n}`);
+  let day = localDayOf(startInstantIso, cal);
+  if (n === 0) while (!isWorkingDayNumber(day, cal)) day++;
+  for (let left = n; left > 0;) if (isWorkingDayNumber(++day, cal)) left--;
+  const at = day * DAY_MS + timeOfDayMs - cal.timeZoneOffsetMinutes * 60_000;
+  return new Date(Math.max(at, Date.parse(startInstantIso))).toISOString();
+}
+
+/** Years of the local dates from `from` to `to` that the calendar has no data for (weekdays count there). */
+export function calendarYearsMissing(
+  fromInstantIso: string,
+  toInstantIso: string,
+  cal: WorkingDayCalendar,
+): string[] {
+  const first = Number(localDateOf(fromInstantIso, cal).slice(0, 4));
+  const last = Number(localDateOf(toInstantIso, cal).slice(0, 4));
+  const missing: string[] = [];
+  for (let y = first; y <= last; y++) if (!cal.years[String(y)]) missing.push(String(y));
+  return missing;
+}
+
 /** Working days d with localDate(from) < d <= localDate(to); 0 if to is not after from. */
 export function workingDaysBetween(
   fromInstantIso: string,

@@ -1,8 +1,17 @@
 import { regionWithin, type Actor } from '../agencies';
-import { addCalendarDays, addWorkingDays, localDateOf } from '../calendar/workingDays';
+import { addCalendarDays, localDateOf, type WorkingDayCalendar } from '../calendar/workingDays';
 import { measureByCode } from '../measures';
 import { forms, taskTypeInfo, type FormOf, type TaskType } from '../taskTypes';
-import type { Action, AgencyReferral, CaseState, CompleteTaskInput, Stage, StartInput, Tier } from './state';
+import type {
+  Action,
+  AgencyReferral,
+  CaseState,
+  CompleteTaskInput,
+  Referral,
+  Stage,
+  StartInput,
+  Tier,
+} from './state';
 import { TERMINAL_STAGES } from './state';
 import {
   DomainError,
@@ -11,7 +20,17 @@ import {
   assignTask,
   cancelTask,
   closeTask,
+  addCalendarYears,
+  clockStoodAt,
   correctionReceived,
+  derivedId,
+  dueAfter,
+  dueFrom,
+  forgetFallbackDue,
+  recountFallbackDue,
+  noteClockSet,
+  remainingUntil,
+  resumeClocks,
   extendDeadline,
   getActiveTask,
   nextTaskWake,
@@ -30,14 +49,16 @@ import {
  * rule of DOMAIN.md lives here, so it is unit-tested without a server and replayed deterministically.
  */
 
+/** `legacyIds`: derive task, payment and referral IDs from the workflow ID (histories before case-scoped IDs). */
 export function startCase(
   input: StartInput,
-  ids: { workflowId: string; caseId: string },
+  ids: { workflowId: string; caseId: string; legacyIds?: boolean },
   now: string,
 ): CaseState {
   const state: CaseState = {
     workflowId: ids.workflowId,
     caseId: ids.caseId,
+    ...(ids.legacyIds ? {} : { idPrefix: ids.caseId }),
     regionCode: input.household.regionCode,
     tasks: {},
     taskSeq: 0,
@@ -133,8 +154,32 @@ function isSupervisorOf(actor: Actor, agency: string): boolean {
 
 // ---------------------------------------------------------------- task completion
 
-/** Everything the Update validator checks: throws before anything is written. */
-export function validateCompletion(state: CaseState, input: CompleteTaskInput): Task {
+/**
+ * Rule changes that would alter what a running case does: the workflow sets `legacy…` (from
+ * `patched()`) while replaying histories recorded before them; everyone else gets today's rules.
+ */
+export interface Rules {
+  /** Before: a quarterly review could propose an exit or the safety net in any stage, and an
+   * approved exit left open reviews and cadre visits behind. */
+  legacyExitRules?: boolean;
+  /** Before: 补正 and holds kept milliseconds left, and a hold shifted every clock by all of it. */
+  legacyClocks?: boolean;
+  /** Before: a referral joined a case in any region, and the same referral sent twice was added twice. */
+  legacyReferrals?: boolean;
+  /** Before: a payment counted against the cap of the year it was prepared in. */
+  legacyPaymentYear?: boolean;
+}
+
+/**
+ * The Update validator: the whole transition, dry-run on a copy, so that nothing the handler would
+ * reject gets past it and nothing is written when it throws.
+ */
+export function validateCompletion(state: CaseState, input: CompleteTaskInput, now: string): void {
+  completeTask(structuredCloneLite(state), input, now);
+}
+
+/** The checks before a completion touches anything: the task, the actor, the form, the hard rules. */
+function checkCompletion(state: CaseState, input: CompleteTaskInput): Task {
   if (isEnded(state)) throw new DomainError('case_ended', `the case has ended (${state.stage})`);
   assertInRegion(state, input.actor);
   const task = getActiveTask(state, input.taskId);
@@ -163,16 +208,20 @@ export function validateCompletion(state: CaseState, input: CompleteTaskInput): 
         'maker_checker',
         'the approver of a payment must not be the person who prepared it',
       );
-    if (payment && (parsed.data as FormOf<'aidPaymentApproval'>).decision === 'approve')
-      assertWithinCap(state, payment.amountCents, payment.year, payment.id);
+    // The annual cap is checked again on approval, by the year it is paid (the handler).
   }
   if (task.type === 'chairSignOff' && (parsed.data as FormOf<'chairSignOff'>).decision === 'sign')
     assertFileable(state, { ignoreSignOff: true });
   return task;
 }
 
-export function completeTask(state: CaseState, input: CompleteTaskInput, now: string): void {
-  const task = validateCompletion(state, input);
+export function completeTask(
+  state: CaseState,
+  input: CompleteTaskInput,
+  now: string,
+  rules: Rules = {},
+): void {
+  const task = checkCompletion(state, input);
   const form = forms[task.type].parse(input.completion.form);
   closeTask(state, task, now, input.actor, form);
   const handler = onCompleted[task.type] as (
@@ -181,11 +230,14 @@ export function completeTask(state: CaseState, input: CompleteTaskInput, now: st
     f: unknown,
     now: string,
     a: Actor,
+    r: Rules,
   ) => void;
-  handler(state, task, form, now, input.actor);
+  handler(state, task, form, now, input.actor, rules);
 }
 
-type Handlers = { [T in TaskType]: (s: CaseState, t: Task, f: FormOf<T>, now: string, a: Actor) => void };
+type Handlers = {
+  [T in TaskType]: (s: CaseState, t: Task, f: FormOf<T>, now: string, a: Actor, r: Rules) => void;
+};
 
 const onCompleted: Handlers = {
   intakeReview(s, _t, f, now) {
@@ -229,6 +281,7 @@ const onCompleted: Handlers = {
     // 公示: the notice runs for calendar days; objections during it send the case back.
     const endsAt = addCalendarDays(now, s.policy.publicNoticeCalendarDays, s.calendar);
     s.notice = { startedAt: now, endsAt, objections: s.notice?.objections ?? 0, passedAt: null };
+    noteClockSet(s, 'notice', now);
     moveTo(s, 'public_notice', now, { endsAt });
   },
   chairSignOff(s, _t, f, now, actor) {
@@ -253,16 +306,21 @@ const onCompleted: Handlers = {
   referralOutcome() {
     throw new DomainError('wrong_workflow', 'referral tasks are completed on the referral');
   },
-  aidPaymentApproval(s, t, f, now, actor) {
+  aidPaymentApproval(s, t, f, now, actor, r) {
     const p = s.payments[String(t.context.paymentId)]!;
     if (f.decision === 'reject') {
       p.status = 'rejected';
       record(s, 'payment.rejected', now, { paymentId: p.id, reason: f.reason }, actor);
       return;
     }
+    // Aid counts against the cap of the year it is paid in: prepared in December, approved in
+    // January, it is January's.
+    const year = r.legacyPaymentYear ? p.year : yearOf(s, now);
+    assertWithinCap(s, p.amountCents, year, p.id);
+    p.year = year;
     p.status = 'approved';
     p.approvedBy = actor.id;
-    record(s, 'payment.approved', now, { paymentId: p.id, amountCents: p.amountCents }, actor);
+    record(s, 'payment.approved', now, { paymentId: p.id, amountCents: p.amountCents, year }, actor);
     s.effects.push({
       kind: 'disburse',
       paymentId: p.id,
@@ -273,13 +331,26 @@ const onCompleted: Handlers = {
     });
   },
   cadreVisit() {},
-  quarterlyReview(s, _t, f, now) {
-    if (f.recommendation === 'propose_exit') proposeExit(s, now, f.notes);
-    else if (f.recommendation === 'safety_net') startSafetyNetHandoff(s, now, f.notes);
+  quarterlyReview(s, _t, f, now, _a, r) {
+    if (f.recommendation === 'propose_exit') {
+      // As the proposeExit action: only from assistance (not from a handoff or a gradual exit).
+      if (!r.legacyExitRules) assertAssisting(s);
+      proposeExit(s, now, f.notes);
+    } else if (f.recommendation === 'safety_net') {
+      if (!r.legacyExitRules && !IN_ASSISTANCE.includes(s.stage))
+        throw new DomainError(
+          'not_in_assistance',
+          `the safety net is proposed for a case in assistance, not in ${s.stage}`,
+        );
+      startSafetyNetHandoff(s, now, f.notes);
+    }
   },
-  exitApproval(s, _t, f, now) {
+  exitApproval(s, _t, f, now, _a, r) {
     if (f.decision === 'reject') return moveTo(s, 'assisting', now, { reason: f.reason });
-    // 渐退期: recurring assistance stops; return visits at the policy's offsets.
+    // 渐退期: recurring assistance stops (its open reviews and visits too); return visits at the policy's offsets.
+    if (!r.legacyExitRules)
+      for (const t of [...activeTasks(s, 'quarterlyReview'), ...activeTasks(s, 'cadreVisit')])
+        cancelTask(s, t, now, 'exit approved (渐退期)');
     s.exit = { approvedAt: now };
     s.schedule.nextCadreVisitAt = null;
     s.schedule.nextQuarterlyReviewAt = null;
@@ -288,6 +359,7 @@ const onCompleted: Handlers = {
       at: addMonths(now, month),
       opened: false,
     }));
+    noteClockSet(s, 'followUps', now);
     moveTo(s, 'gradual_exit', now, { followUps: s.schedule.followUps.map((f) => f.at) });
   },
   followUpVisit(s, t, f, now) {
@@ -326,7 +398,9 @@ function startSurvey(s: CaseState, now: string, why: string): void {
 }
 
 function notEligible(s: CaseState, now: string, reason: string): void {
-  s.schedule.appealDeadline = addWorkingDays(now, s.policy.appealWindowWorkingDays, s.calendar);
+  const window = { workingDays: s.policy.appealWindowWorkingDays };
+  s.schedule.appealDeadline = dueFrom(s, 'appealDeadline', now, window, now);
+  noteClockSet(s, 'appealDeadline', now);
   record(s, 'case.not_eligible', now, { reason, appealDeadline: s.schedule.appealDeadline });
   moveTo(s, 'not_eligible', now, { reason });
 }
@@ -346,16 +420,22 @@ export function fileCase(s: CaseState, now: string): void {
   const year = localDateOf(now, s.calendar).slice(0, 4);
   const fileNumber = `${s.regionCode.replace(/\//g, '-')}-${year}-${s.caseId.slice(0, 8)}`;
   s.filing = { fileNumber, filedAt: now };
-  s.schedule.nextCadreVisitAt = addMonths(now, s.policy.cadreVisitIntervalMonths);
-  s.schedule.nextQuarterlyReviewAt = addMonths(now, s.policy.quarterlyReviewIntervalMonths);
+  startVisitsAndReviews(s, now);
   record(s, 'case.filed', now, { fileNumber, tier: s.survey!.tier });
   openTask(s, { type: 'assistancePlan', agency: 'union' }, now);
   moveTo(s, 'planning', now);
 }
 
+function startVisitsAndReviews(s: CaseState, now: string): void {
+  s.schedule.nextCadreVisitAt = addMonths(now, s.policy.cadreVisitIntervalMonths);
+  s.schedule.nextQuarterlyReviewAt = addMonths(now, s.policy.quarterlyReviewIntervalMonths);
+  noteClockSet(s, 'nextCadreVisitAt', now);
+  noteClockSet(s, 'nextQuarterlyReviewAt', now);
+}
+
 function startReferral(s: CaseState, measure: string, agency: string, now: string): void {
   s.referralSeq += 1;
-  const id = `${s.workflowId}.r${s.referralSeq}`;
+  const id = derivedId(s, 'r', s.referralSeq);
   s.agencyReferrals[id] = {
     id,
     measure,
@@ -367,6 +447,14 @@ function startReferral(s: CaseState, measure: string, agency: string, now: strin
   };
   s.effects.push({ kind: 'startReferral', referralId: id, measure, agency });
   record(s, 'referral.sent', now, { referralId: id, measure, agency });
+}
+
+/** Stages of an assisted household: where the programme deadline or a review may hand it to the safety net. */
+const IN_ASSISTANCE: readonly Stage[] = ['planning', 'assisting', 'exit_review'];
+
+function assertAssisting(s: CaseState): void {
+  if (s.stage !== 'assisting')
+    throw new DomainError('not_assisting', 'an exit is proposed for a case in assistance');
 }
 
 function proposeExit(s: CaseState, now: string, note: string): void {
@@ -389,8 +477,7 @@ function reopen(s: CaseState, now: string, cause: string, description: string): 
   s.reopenCount += 1;
   s.exit = null;
   s.schedule.followUps = [];
-  s.schedule.nextCadreVisitAt = addMonths(now, s.policy.cadreVisitIntervalMonths);
-  s.schedule.nextQuarterlyReviewAt = addMonths(now, s.policy.quarterlyReviewIntervalMonths);
+  startVisitsAndReviews(s, now);
   record(s, 'case.reopened', now, { cause, description, reopenCount: s.reopenCount });
   openTask(s, { type: 'assistancePlan', agency: 'union' }, now);
   moveTo(s, 'planning', now, { reason: 'new hardship' });
@@ -406,7 +493,7 @@ function assertWithinCap(s: CaseState, amountCents: number, year: number, exclud
       (p) =>
         p.year === year && p.id !== excludeId && ['pending_approval', 'approved', 'paid'].includes(p.status),
     )
-    .reduce((a, p) => a + p.amountCents, 0);
+    .reduce((a, p) => a + p.amountCents, s.earlierCasesPaidByYear?.[year] ?? 0);
   if (committed + amountCents > s.policy.annualAidCapCents)
     throw new DomainError(
       'over_annual_cap',
@@ -416,8 +503,11 @@ function assertWithinCap(s: CaseState, amountCents: number, year: number, exclud
 
 // ---------------------------------------------------------------- other actions
 
-export function validateAction(s: CaseState, actor: Actor, cmd: Action, now: string): void {
-  applyAction(structuredCloneLite(s), actor, cmd, now, true);
+/** `caseId`: the case the caller addressed; a household's later case answers for it as ended. */
+export function validateAction(s: CaseState, actor: Actor, cmd: Action, now: string, caseId?: string): void {
+  if (caseId !== undefined && caseId !== s.caseId)
+    throw new DomainError('case_ended', `case ${caseId} has ended`);
+  applyAction(structuredCloneLite(s), actor, cmd, now, { dryRun: true });
 }
 
 /** Validators must not mutate state: actions are dry-run on a copy. */
@@ -425,12 +515,28 @@ function structuredCloneLite<T>(v: T): T {
   return JSON.parse(JSON.stringify(v)) as T;
 }
 
-export function applyAction(s: CaseState, actor: Actor, cmd: Action, now: string, dryRun = false): void {
+export function applyAction(
+  s: CaseState,
+  actor: Actor,
+  cmd: Action,
+  now: string,
+  opts: Rules & { dryRun?: boolean } = {},
+): void {
   if (isEnded(s)) throw new DomainError('case_ended', `the case has ended (${s.stage})`);
   if (cmd.action !== 'addReferral') assertInRegion(s, actor);
   const union = (what: string) => assertAgency(actor, 'union', what);
   switch (cmd.action) {
     case 'addReferral':
+      if (!opts.legacyReferrals) {
+        // Neutral: where the case is, and what it is at, is not the referrer's to know.
+        if (!regionWithin(s.regionCode, actor.region))
+          throw new DomainError(
+            'handled_by_another_region',
+            "this household's case is handled by another region; contact the joint office",
+          );
+        // A re-imported file or a re-sent referral adds nothing: no second referral, event or webhook.
+        if (s.referrals.some((r) => sameReferral(r, cmd.referral))) return;
+      }
       s.referrals.push({ ...cmd.referral, at: now });
       record(
         s,
@@ -468,7 +574,7 @@ export function applyAction(s: CaseState, actor: Actor, cmd: Action, now: string
       const year = yearOf(s, now);
       assertWithinCap(s, cmd.amountCents, year);
       s.paymentSeq += 1;
-      const id = `${s.workflowId}.p${s.paymentSeq}`;
+      const id = derivedId(s, 'p', s.paymentSeq);
       s.payments[id] = {
         id,
         measure: cmd.measure,
@@ -491,8 +597,7 @@ export function applyAction(s: CaseState, actor: Actor, cmd: Action, now: string
     }
     case 'proposeExit':
       union('proposing an exit');
-      if (s.stage !== 'assisting')
-        throw new DomainError('not_assisting', 'an exit is proposed for a case in assistance');
+      assertAssisting(s);
       return proposeExit(s, now, cmd.note);
     case 'reportNewHardship':
       union('reporting a new hardship');
@@ -505,7 +610,7 @@ export function applyAction(s: CaseState, actor: Actor, cmd: Action, now: string
     case 'returnForCorrection': {
       const t = getActiveTask(s, cmd.taskId);
       assertAgency(actor, t.agency, `task ${t.id}`);
-      returnForCorrection(s, cmd.taskId, cmd.reason, now, actor);
+      returnForCorrection(s, cmd.taskId, cmd.reason, now, actor, opts.legacyClocks);
       return;
     }
     case 'correctionReceived': {
@@ -547,8 +652,14 @@ export function applyAction(s: CaseState, actor: Actor, cmd: Action, now: string
         throw new DomainError('forbidden', 'resuming a case needs a coordinator');
       if (!s.hold) throw new DomainError('not_on_hold', 'the case is not on hold');
       const ms = Date.parse(now) - Date.parse(s.hold.since);
-      s.hold = null;
-      if (!dryRun) shiftAllClocks(s, ms);
+      if (opts.dryRun) s.hold = null;
+      else if (opts.legacyClocks) {
+        s.hold = null;
+        shiftAllClocks(s, ms);
+      } else {
+        resumeAllClocks(s, now);
+        s.hold = null;
+      }
       holdReferrals(s, false);
       record(s, 'case.resumed', now, { heldMs: ms }, actor);
       return;
@@ -586,6 +697,14 @@ export function applyAction(s: CaseState, actor: Actor, cmd: Action, now: string
   }
 }
 
+/** One referral's identity: its source and referrer, and its external reference or else its note. */
+function sameReferral(a: Referral, b: Referral): boolean {
+  if (a.source !== b.source || a.referrer !== b.referrer) return false;
+  return a.externalRef !== undefined || b.externalRef !== undefined
+    ? a.externalRef === b.externalRef
+    : a.note === b.note;
+}
+
 /** A hold stops the referrals' clocks too: the agencies' deadlines wait with the case. */
 function holdReferrals(s: CaseState, hold: boolean): void {
   for (const r of Object.values(s.agencyReferrals)) {
@@ -594,6 +713,25 @@ function holdReferrals(s: CaseState, hold: boolean): void {
   }
 }
 
+/**
+ * Ends a hold: tasks as `resumeClocks`; schedule items each by the held time they lived through,
+ * the appeal window recounted in working days, the rest in calendar time. Call while still held.
+ */
+function resumeAllClocks(s: CaseState, now: string): void {
+  resumeClocks(s, now);
+  const resume = (iso: string | null, key: string, workingDays = false) =>
+    iso === null
+      ? null
+      : dueAfter(s, key, now, remainingUntil(iso, clockStoodAt(s, key, now), workingDays, s.calendar), now);
+  const sch = s.schedule;
+  sch.nextCadreVisitAt = resume(sch.nextCadreVisitAt, 'nextCadreVisitAt');
+  sch.nextQuarterlyReviewAt = resume(sch.nextQuarterlyReviewAt, 'nextQuarterlyReviewAt');
+  sch.appealDeadline = resume(sch.appealDeadline, 'appealDeadline', true);
+  sch.followUps = sch.followUps.map((f) => ({ ...f, at: resume(f.at, 'followUps')! }));
+  if (s.notice && !s.notice.passedAt) s.notice.endsAt = resume(s.notice.endsAt, 'notice')!;
+}
+
+/** Before `resumeAllClocks` (replayed histories): every clock shifted by the whole hold. */
 function shiftAllClocks(s: CaseState, ms: number): void {
   shiftClocks(s, ms);
   const sch = s.schedule;
@@ -613,9 +751,26 @@ export interface ReferralUpdate {
   outcome?: Record<string, unknown> | null;
 }
 
-export function applyReferralUpdate(s: CaseState, u: ReferralUpdate, now: string): void {
+/**
+ * Applies a referral child's report. A report of a referral this case never sent (a child of the
+ * household's earlier case signals the same workflow ID) changes nothing; `recordUnknown` notes it.
+ */
+export function applyReferralUpdate(
+  s: CaseState,
+  u: ReferralUpdate,
+  now: string,
+  opts: { recordUnknown?: boolean } = {},
+): void {
   const r = s.agencyReferrals[u.referralId];
-  if (!r) return;
+  if (!r) {
+    if (opts.recordUnknown)
+      record(s, 'referral.update_ignored', now, {
+        referralId: u.referralId,
+        status: u.status,
+        reason: 'not a referral of this case',
+      });
+    return;
+  }
   r.status = u.status;
   r.waitlistPosition = u.waitlistPosition ?? r.waitlistPosition;
   r.outcome = u.outcome ?? r.outcome;
@@ -627,6 +782,20 @@ export function applyReferralUpdate(s: CaseState, u: ReferralUpdate, now: string
     waitlistPosition: r.waitlistPosition,
     outcome: r.outcome,
   });
+}
+
+/** The disbursement refused the payment: nothing was paid, and it no longer counts against the cap. */
+export function markPaymentFailed(s: CaseState, paymentId: string, reason: string, now: string): void {
+  const p = s.payments[paymentId];
+  if (!p || p.status === 'paid') return;
+  p.status = 'failed';
+  record(s, 'payment.failed', now, { paymentId, amountCents: p.amountCents, year: p.year, reason });
+}
+
+/** Aid paid to the household in its earlier cases, counted against this case's annual cap. */
+export function countEarlierAid(s: CaseState, byYear: Record<string, number>, now: string): void {
+  s.earlierCasesPaidByYear = byYear;
+  if (Object.keys(byYear).length) record(s, 'case.earlier_aid_counted', now, { paidByYear: byYear });
 }
 
 export function markPaid(s: CaseState, paymentId: string, now: string): void {
@@ -643,6 +812,22 @@ export function markPaid(s: CaseState, paymentId: string, now: string): void {
 }
 
 // ---------------------------------------------------------------- time
+
+/**
+ * Calendar years published since the case started (the case asked for years it lacked): merged
+ * into its calendar, and every due counted on weekdays for them counted again.
+ */
+export function publishCalendarYears(
+  s: CaseState,
+  published: WorkingDayCalendar['years'],
+  now: string,
+): void {
+  for (const key of addCalendarYears(s, published, now)) {
+    if (key === 'appealDeadline' && s.schedule.appealDeadline && s.stage === 'not_eligible')
+      s.schedule.appealDeadline = recountFallbackDue(s, key, now);
+    else forgetFallbackDue(s, key);
+  }
+}
 
 /** Everything that is due by `now`: task clocks, notice end, visits, reviews, follow-ups, windows. */
 export function tick(s: CaseState, now: string): void {
@@ -681,7 +866,7 @@ export function tick(s: CaseState, now: string): void {
   const deadline = programDeadlineAt(s);
   if (deadline && !s.schedule.programDeadlineHandled && due(deadline)) {
     s.schedule.programDeadlineHandled = true;
-    if (['planning', 'assisting', 'exit_review'].includes(s.stage)) {
+    if (IN_ASSISTANCE.includes(s.stage)) {
       record(s, 'case.program_deadline_reached', now, { deadline: s.policy.programDeadline });
       startSafetyNetHandoff(s, now, 'not out of hardship by the program deadline');
     }

@@ -108,7 +108,12 @@ export const CompleteTaskInputSchema = z.object({
   completion: TaskCompletionSchema,
 });
 export type CompleteTaskInput = z.infer<typeof CompleteTaskInputSchema>;
-export const ActInputSchema = z.object({ actor: ActorSchema, command: ActionSchema });
+export const ActInputSchema = z.object({
+  actor: ActorSchema,
+  command: ActionSchema,
+  /** The case the caller means: an earlier case of the household (same workflow ID) is refused. */
+  caseId: z.string().min(1).optional(),
+});
 export type ActInput = z.infer<typeof ActInputSchema>;
 
 export type Tier = 'deep' | 'relative' | 'accident';
@@ -130,7 +135,8 @@ export interface AidPayment {
   year: number;
   preparedBy: string;
   approvedBy: string | null;
-  status: 'pending_approval' | 'approved' | 'paid' | 'rejected';
+  /** `failed`: the disbursement refused it (its ID was paid to another case); nothing was paid. */
+  status: 'pending_approval' | 'approved' | 'paid' | 'rejected' | 'failed';
   preparedAt: string;
 }
 
@@ -153,6 +159,11 @@ export interface CaseState extends Book {
   payments: Record<string, AidPayment>;
   paymentSeq: number;
   paidByYear: Record<string, number>;
+  /**
+   * Union aid paid to the household in its earlier cases, per year, read when this case started:
+   * the annual cap is per household. Absent in cases started before it was kept.
+   */
+  earlierCasesPaidByYear?: Record<string, number>;
   schedule: {
     nextCadreVisitAt: string | null;
     nextQuarterlyReviewAt: string | null;

@@ -88,16 +88,18 @@ test('a projection applied twice (a retried activity) leaves one case, one task 
   expect(await db.caseEvent.count()).toBe(2);
 });
 
+const aid = (paymentId: string, caseId: string, amountCents: number, year = 2026) => ({
+  paymentId,
+  caseId,
+  measure: 'union_living_aid',
+  amountCents,
+  year,
+  approvedBy: 'u-sup',
+});
+
 test('a payment delivered twice is paid once', async () => {
   const { disburseAid } = createProjectionActivities(db);
-  const payment = {
-    paymentId: 'household-p1.p1',
-    caseId: 'case-p1',
-    measure: 'union_living_aid',
-    amountCents: 300000,
-    year: 2026,
-    approvedBy: 'u-sup',
-  };
+  const payment = aid('household-p1.p1', 'case-p1', 300000);
   const first = await disburseAid(payment);
   const again = await disburseAid(payment);
   expect(first.firstTime).toBe(true);
@@ -106,4 +108,63 @@ test('a payment delivered twice is paid once', async () => {
     _sum: { amountCents: 300000 },
     _count: 1,
   });
+});
+
+test("a household's later case (same workflow ID, events numbered from 1 again) keeps both timelines", async () => {
+  const { projectCase } = createProjectionActivities(db);
+  const caseOf = (caseId: string) => ({
+    ...input,
+    caseId,
+    workflowId: 'household-p2',
+    case: { ...input.case!, id: caseId, workflowId: 'household-p2', householdKey: 'p2' },
+    tasks: [{ ...input.tasks[0]!, id: `${caseId}.t1`, workflowId: 'household-p2' }],
+  });
+  await projectCase(caseOf('case-p2-first'));
+  await projectCase(caseOf('case-p2-second'));
+  await projectCase(caseOf('case-p2-second')); // retried
+  const events = await db.caseEvent.findMany({
+    where: { workflowId: 'household-p2' },
+    orderBy: [{ caseId: 'asc' }, { seq: 'asc' }],
+  });
+  expect(events.map((e) => `${e.caseId}#${e.seq}`)).toEqual([
+    'case-p2-first#1',
+    'case-p2-first#2',
+    'case-p2-second#1',
+    'case-p2-second#2',
+  ]);
+});
+
+test("a payment ID already paid to another case is refused for good, and that case's payment stays as it was", async () => {
+  const { disburseAid } = createProjectionActivities(db);
+  const payment = aid('household-p3.p1', 'case-p3-first', 200000);
+  await disburseAid(payment);
+  const refused = await disburseAid({ ...payment, caseId: 'case-p3-second', amountCents: 900000 }).catch(
+    (e: unknown) => e,
+  );
+  expect(refused).toMatchObject({ type: 'payment_id_taken', nonRetryable: true });
+  expect(await db.aidDisbursement.findMany({ where: { paymentId: 'household-p3.p1' } })).toEqual([
+    expect.objectContaining({ caseId: 'case-p3-first', amountCents: 200000 }),
+  ]);
+});
+
+test("a household's aid paid in its other cases, per year, for the annual cap", async () => {
+  const { projectCase, disburseAid, householdAidPaid } = createProjectionActivities(db);
+  for (const caseId of ['case-p4-a', 'case-p4-b', 'case-p4-c'])
+    await projectCase({
+      ...input,
+      caseId,
+      case: { ...input.case!, id: caseId, householdKey: 'p4' },
+      tasks: [],
+      events: [],
+    });
+  await disburseAid(aid('case-p4-a.p1', 'case-p4-a', 100000));
+  await disburseAid(aid('case-p4-a.p2', 'case-p4-a', 50000, 2027));
+  await disburseAid(aid('case-p4-b.p1', 'case-p4-b', 30000));
+  await disburseAid(aid('case-p4-c.p1', 'case-p4-c', 7000));
+  await disburseAid(aid('other.p1', 'case-p1', 1));
+  expect(await householdAidPaid({ householdKey: 'p4', exceptCaseId: 'case-p4-c' })).toEqual({
+    '2026': 130000,
+    '2027': 50000,
+  });
+  expect(await householdAidPaid({ householdKey: 'nobody', exceptCaseId: 'x' })).toEqual({});
 });

@@ -1,9 +1,9 @@
 import crypto from 'node:crypto';
 import type { Claims } from '../../api/auth';
 import { caseWorkflowId, householdKey } from '../../api/households';
+import type { Actor } from '../../domain/agencies';
 import { cnMainlandCalendar } from '../../domain/calendar/cn-mainland';
 import { applyAction, completeTask, startCase, tick } from '../../domain/journey/machine';
-import type { Actor } from '../../domain/agencies';
 import type { Action, CaseState } from '../../domain/journey/state';
 import { currentPolicyVersion, policies } from '../../domain/policy';
 import { householdCase } from '../../workflows/householdCase';

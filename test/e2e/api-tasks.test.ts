@@ -72,6 +72,68 @@ describe('POST /v1/referrals', () => {
     expect(await stack.db.householdCase.count({ where: { regionCode: 'hl/qiqihar' } })).toBe(0);
   });
 
+  test('a household whose open case is in another region: a neutral 409 with no case data, and nothing written', async () => {
+    const body = referralBody();
+    const first = await stack.http('POST', '/v1/referrals', { token: as('union-staff'), body });
+    expect(first.status).toBe(201);
+    const qiqihar = stack.token({
+      sub: 'qq-staff',
+      name: '齐齐哈尔 工会',
+      agency: 'union',
+      roles: ['staff'],
+      region: 'hl/qiqihar',
+    });
+    const res = await stack.http('POST', '/v1/referrals', {
+      token: qiqihar,
+      body: {
+        household: { ...body.household, regionCode: 'hl/qiqihar' },
+        referral: { source: 'cadre', referrer: 'Qiqihar street union' },
+      },
+    });
+    expect(res.status).toBe(409);
+    expect(res.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect(res.body).toMatchObject({
+      type: '/problems/handled_by_another_region',
+      detail: "this household's case is handled by another region; contact the joint office",
+    });
+    for (const leak of [first.body.caseId, 'hl/harbin', 'intake', 'openTasks', 'stage'])
+      expect(JSON.stringify(res.body)).not.toContain(leak);
+    const received = await stack.db.caseEvent.count({
+      where: { caseId: first.body.caseId, type: 'case.referral_received' },
+    });
+    expect(received).toBe(1);
+    expect(await stack.db.auditEntry.count({ where: { caseId: first.body.caseId } })).toBe(1);
+  });
+
+  test('the same referral sent again (no Idempotency-Key: a re-import, a re-sent message) adds nothing', async () => {
+    const body = {
+      ...referralBody(),
+      referral: { source: 'agency', referrer: 'civil affairs verification system', externalRef: 'CA-9001' },
+    };
+    const first = await stack.http('POST', '/v1/referrals', { token: as('union-staff'), body });
+    const again = await stack.http('POST', '/v1/referrals', { token: as('union-staff'), body });
+    expect(first.status).toBe(201);
+    expect(again.body).toEqual(first.body);
+    const other = await stack.http('POST', '/v1/referrals', {
+      token: as('union-staff'),
+      body: { ...body, referral: { ...body.referral, externalRef: 'CA-9002' } },
+    });
+    expect(other.body).toMatchObject({ caseId: first.body.caseId, joined: true });
+    const events = await eventually(async () => {
+      const e = await stack.db.caseEvent.findMany({
+        where: { caseId: first.body.caseId, type: 'case.referral_received' },
+      });
+      return e.length >= 2 && e;
+    });
+    await new Promise((r) => setTimeout(r, 300)); // a duplicate's event would be written by now
+    expect(
+      await stack.db.caseEvent.count({
+        where: { caseId: first.body.caseId, type: 'case.referral_received' },
+      }),
+    ).toBe(events.length);
+    expect(events).toHaveLength(2);
+  });
+
   test('the same Idempotency-Key replays the first response; another body with it is 422', async () => {
     const body = referralBody();
     const headers = { 'idempotency-key': 'ref-1' };
@@ -88,10 +150,19 @@ describe('POST /v1/referrals', () => {
     });
     expect(c.status).toBe(422);
     expect(c.body.type).toBe('/problems/idempotency_key_reused');
-    // Keys are per principal: another user's identical key is a new request.
+    // Keys are per principal: another user's identical key is a new request, not a replay (being
+    // the same referral — source, referrer, no reference or note — it adds nothing to the case).
     const other = await stack.http('POST', '/v1/referrals', { token: as('union-supervisor'), body, headers });
-    expect(other.status).toBe(200);
-    expect(other.body.joined).toBe(true);
+    expect(other.headers.get('idempotent-replayed')).toBeNull();
+    expect(other.body).toMatchObject({ caseId: a.body.caseId, joined: false });
+    const another = { ...body, referral: { ...body.referral, note: 'seen again at the plant' } };
+    const joined = await stack.http('POST', '/v1/referrals', {
+      token: as('union-supervisor'),
+      body: another,
+      headers: { 'idempotency-key': 'ref-2' },
+    });
+    expect(joined.status).toBe(200);
+    expect(joined.body).toMatchObject({ caseId: a.body.caseId, joined: true });
   });
 });
 
@@ -761,6 +832,48 @@ test("README's error example is what the API answers", async () => {
 });
 
 describe('cases', () => {
+  test("a household referred again after its case ended gets a new case; both timelines stay whole; the ended case's actions reach nothing", async () => {
+    const first = await referCase(stack);
+    const withdrawn = await stack.http('POST', `/v1/cases/${first.caseId}/actions`, {
+      token: as('union-staff'),
+      body: { action: 'withdraw', reason: 'moved in with relatives' },
+    });
+    expect(withdrawn.body.stage).toBe('withdrawn');
+    await eventually(async () => {
+      const d = await stack.client.workflow.getHandle(first.task.workflowId).describe();
+      return d.status.name === 'COMPLETED';
+    });
+    const again = await stack.http('POST', '/v1/referrals', { token: as('union-staff'), body: first.body });
+    expect(again.status).toBe(201);
+    const second = again.body.caseId as string;
+    expect(second).not.toBe(first.caseId);
+    expect(again.body.openTasks.map((t: any) => t.id)).toEqual([`${second}.t1`]);
+    const timeline = async (caseId: string) => {
+      const res = await stack.http('GET', `/v1/cases/${caseId}`, { token: as('union-staff') });
+      return res.body.timeline.map((e: any) => e.type);
+    };
+    expect(await eventually(async () => (await timeline(second)).includes('case.referral_received'))).toBe(
+      true,
+    );
+    expect(await timeline(first.caseId)).toEqual(
+      expect.arrayContaining(['case.opened', 'case.withdrawal_requested', 'task.cancelled']),
+    );
+    expect(await timeline(second)).toEqual(['case.opened', 'task.opened', 'case.referral_received']);
+    // The ended case's task and actions do not land on its successor under the same workflow ID.
+    const late = await stack.http('POST', `/v1/cases/${first.caseId}/actions`, {
+      token: as('city-coordinator'),
+      body: { action: 'hold', reason: 'late click' },
+    });
+    expect(late.status).toBe(409);
+    expect(late.body.type).toBe('/problems/case_ended');
+    const oldTask = await stack.http('POST', `/v1/tasks/${first.task.id}/claim`, {
+      token: as('union-staff'),
+    });
+    expect(oldTask.status).toBe(409);
+    const now = await stack.http('GET', `/v1/cases/${second}`, { token: as('union-staff') });
+    expect(now.body).toMatchObject({ stage: 'intake', onHold: false });
+  });
+
   test('GET /v1/cases/:id: stage, open tasks, timeline; masked ID only', async () => {
     const { caseId, idNumber } = await referCase(stack);
     const res = await stack.http('GET', `/v1/cases/${caseId}`, { token: as('union-staff') });

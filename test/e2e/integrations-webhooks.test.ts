@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApiKey } from '../../api/auth';
+import { eventId } from '../../activities/webhooks';
 import { verifySignature } from '../../api/integrations/signing';
 import { demoUsers } from '../../scripts/demoUsers';
 import { recordHistories } from '../support/histories';
@@ -142,7 +143,7 @@ test('a receiver down for a while gets every event once, in order, signed; the l
     if (!settled) await new Promise((r) => setTimeout(r, 900));
     return settled && rows;
   }, 30_000);
-  const wanted = events.filter((e) => /^(case|task)\./.test(e.type)).map((e) => `${e.workflowId}#${e.seq}`);
+  const wanted = events.filter((e) => /^(case|task)\./.test(e.type)).map((e) => eventId(e));
   expect(wanted.length).toBeGreaterThanOrEqual(7);
   const ok = await eventually(async () => {
     const acked = received.filter((r) => r.status === 200);

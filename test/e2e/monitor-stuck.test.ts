@@ -1,5 +1,7 @@
 import { startStack, eventually, type Stack } from '../support/stack';
 import { demoUsers } from '../../scripts/demoUsers';
+import { cnMainlandCalendar } from '../../domain/calendar/cn-mainland';
+import { addWorkingDays, workingDaysBetween } from '../../domain/calendar/workingDays';
 import { forms } from '../support/fixtures';
 import { caseInThePast } from './api-helpers';
 
@@ -190,7 +192,7 @@ test('a coordinator extends, reassigns, reminds and escalates through the workfl
   expect(staff.status).toBe(403);
 });
 
-test('hold stops a case’s clocks and hides it; resume shifts every due time by the time held', async () => {
+test('hold stops a case’s clocks and hides it; resume gives each deadline back the working days it had left', async () => {
   const coordinator = user('city-coordinator');
   const intake = await openTask(caseB, 'intakeReview');
   const caseAction = (body: unknown) =>
@@ -226,8 +228,13 @@ test('hold stops a case’s clocks and hides it; resume shifts every due time by
   );
   const heldMs = (resumedEvent.data as any).heldMs as number;
   expect(heldMs).toBeGreaterThanOrEqual(3000);
-  // Shifted from the workflow's own due time (5 working days after the referral) by exactly the hold.
-  expect(after.dueAt.getTime() - workflowDue).toBe(heldMs);
+  // The workflow's own due time (5 working days after the referral) keeps its working days left
+  // when held, counted again from the resume (a hold within one day leaves it where it was).
+  const heldAt = new Date(resumedEvent.at.getTime() - heldMs).toISOString();
+  const left = workingDaysBetween(heldAt, new Date(workflowDue).toISOString(), cnMainlandCalendar);
+  expect(after.dueAt.toISOString()).toBe(
+    addWorkingDays(resumedEvent.at.toISOString(), left, cnMainlandCalendar),
+  );
   const audit = await stack.db.auditEntry.findMany({ where: { caseId: caseB }, orderBy: { seq: 'asc' } });
   expect(audit.map((a) => a.action).filter((a) => a.startsWith('monitor.'))).toEqual([
     'monitor.hold',

@@ -1,5 +1,6 @@
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import type { Actor } from '../../domain/agencies';
+import type { WorkingDayCalendar } from '../../domain/calendar/workingDays';
 import type { CaseView } from '../../domain/journey/machine';
 import type { Action, Household, Referral } from '../../domain/journey/state';
 import type { Policy } from '../../domain/policy';
@@ -12,6 +13,8 @@ import type { MemoryStore } from './memoryActivities';
 /** Drives one household case the way the API does: update-with-start, then Updates per task. */
 export class CaseDriver {
   caseId = '';
+  /** The calendar a case started by `refer` carries. */
+  calendar: WorkingDayCalendar = calendar;
   constructor(
     readonly client: Client,
     readonly taskQueue: string,
@@ -35,7 +38,7 @@ export class CaseDriver {
               householdKey: this.workflowId,
               referral,
               policy: this.policy,
-              calendar,
+              calendar: this.calendar,
             },
           },
         ],

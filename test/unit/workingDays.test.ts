@@ -1,13 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createCalendarActivities } from '../../activities/calendar';
 import { cnMainlandCalendar as cal } from '../../domain/calendar/cn-mainland';
 import {
   WorkingDayCalendarSchema,
   addCalendarDays,
   addWorkingDays,
+  calendarYearsMissing,
   isWorkingDay,
   localDateOf,
+  localTimeOfDayMs,
   workingDaysBetween,
+  workingDaysLater,
 } from '../../domain/calendar/workingDays';
 
 // Expected values are worked out by hand from the State Council notices encoded in cn-mainland.ts.
@@ -60,12 +64,35 @@ describe('addWorkingDays', () => {
     expect(() => localDateOf('2026-02-13', cal)).toThrow(RangeError);
   });
 
-  it('falls back to plain weekends for a year absent from the data', () => {
+  it('falls back to plain weekends for a year absent from the data, and says which years it did', () => {
     expect(cal.years['2027']).toBeUndefined();
     expect(isWorkingDay('2027-10-01', cal)).toBe(true); // Fri; no 2027 notice encoded
     expect(isWorkingDay('2027-10-02', cal)).toBe(false); // Sat
-    // Thu 2026-12-31 → Fri 2027-01-01 counts as a working day without 2027 data.
-    expect(addWorkingDays('2026-12-31T10:00:00+08:00', 1, cal)).toBe('2027-01-01T15:59:59.999Z');
+    // Thu 2026-12-31 → Fri 2027-01-01 counts as a working day without 2027 data (the weekday
+    // fallback): the case flags such a due and recounts it once the 2027 notice is published.
+    const due = addWorkingDays('2026-12-31T10:00:00+08:00', 1, cal);
+    expect(due).toBe('2027-01-01T15:59:59.999Z');
+    expect(calendarYearsMissing('2026-12-31T10:00:00+08:00', due, cal)).toEqual(['2027']);
+    expect(calendarYearsMissing('2026-12-01T10:00:00+08:00', '2026-12-31T23:00:00+08:00', cal)).toEqual([]);
+  });
+});
+
+describe('workingDaysLater (a stopped working-day clock started again)', () => {
+  it('counts n working days after the start, at the given local time of day', () => {
+    const endOfDay = 86_400_000 - 1;
+    // Wed 2026-09-30: Oct 1–7 are holidays; Thu 8, Fri 9, Sat 10 (make-up) → Sat 10.
+    expect(workingDaysLater('2026-09-30T10:00:00+08:00', 3, endOfDay, cal)).toBe('2026-10-10T15:59:59.999Z');
+    expect(workingDaysLater('2026-03-05T10:00:00+08:00', 3, endOfDay, cal)).toBe(
+      addWorkingDays('2026-03-05T10:00:00+08:00', 3, cal),
+    );
+    expect(localTimeOfDayMs('2026-10-10T15:59:59.999Z', cal)).toBe(endOfDay);
+  });
+  it('with none left, the rest of the start day if it is a working day, else of the next one', () => {
+    const noon = 12 * 3600_000;
+    expect(workingDaysLater('2026-03-05T10:00:00+08:00', 0, noon, cal)).toBe('2026-03-05T04:00:00.000Z');
+    expect(workingDaysLater('2026-10-03T10:00:00+08:00', 0, noon, cal)).toBe('2026-10-08T04:00:00.000Z');
+    // Never before the start.
+    expect(workingDaysLater('2026-03-05T13:00:00+08:00', 0, noon, cal)).toBe('2026-03-05T05:00:00.000Z');
   });
 });
 
@@ -130,4 +157,14 @@ describe('WorkingDayCalendarSchema', () => {
 it('workingDays.ts stays deterministic for Temporal workflows', () => {
   const src = readFileSync(join(__dirname, '../../domain/calendar/workingDays.ts'), 'utf8');
   expect(src).not.toMatch(/Date\.now\(|new Date\(\)|from '(node:|fs|path|crypto)/);
+});
+
+describe('published calendars (the activity running cases ask for years they lack)', () => {
+  it('answers the published years asked for, and nothing for a year with no notice yet', async () => {
+    const { calendarYears } = createCalendarActivities();
+    expect(await calendarYears({ calendarId: cal.id, years: ['2026', '2027'] })).toEqual({
+      '2026': cal.years['2026'],
+    });
+    expect(await calendarYears({ calendarId: 'nowhere', years: ['2026'] })).toEqual({});
+  });
 });

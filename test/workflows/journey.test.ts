@@ -4,10 +4,17 @@ import { resolveTool } from '../../scripts/tools';
 import { CaseDriver } from '../support/caseDriver';
 import { recordHistories } from '../support/histories';
 import { quietLogger, quietTemporalRuntime } from '../support/quietRuntime';
-import { actors, forms, household, testPolicy } from '../support/fixtures';
+import { actors, calendar, forms, household, testPolicy } from '../support/fixtures';
+import { addWorkingDays, workingDaysBetween } from '../../domain/calendar/workingDays';
 import { memoryActivities, type MemoryStore } from '../support/memoryActivities';
 import type { Policy } from '../../domain/policy';
-import { act as actUpdate, completeTask as completeTaskUpdate } from '../../workflows/householdCase';
+import {
+  act as actUpdate,
+  completeTask as completeTaskUpdate,
+  householdCase,
+  referralUpdate,
+} from '../../workflows/householdCase';
+import { caseStateAtSignOff } from '../support/pastCase';
 
 let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundle;
@@ -103,6 +110,18 @@ async function fileCase(c: CaseDriver) {
   await c.complete('collectiveDeliberation', forms.deliberationApprove, actors.unionStaff);
   await skip(8 * DAY);
   return c.complete('chairSignOff', forms.sign, actors.chair);
+}
+
+/** A filed case with union living aid in its plan, prepared by staff and approved by a supervisor. */
+async function fileCaseAndPay(c: CaseDriver, amountCents: number) {
+  await fileCase(c);
+  return planAndPay(c, amountCents);
+}
+
+async function planAndPay(c: CaseDriver, amountCents: number) {
+  await c.complete('assistancePlan', { route: 'assist', measures: ['union_living_aid'] }, actors.unionStaff);
+  await c.act({ action: 'prepareAidPayment', measure: 'union_living_aid', amountCents }, actors.unionStaff);
+  return c.complete('aidPaymentApproval', { decision: 'approve' }, actors.unionSupervisor);
 }
 
 test('happy path: referral to filing, plan, exit, follow-ups at 3 and 6 months, closure', async () => {
@@ -344,10 +363,7 @@ test('an overdue task is reminded, then escalated to its target; a coordinator e
     const task = c.task('intakeReview');
     // The server's clock, not this process's: time skipping has moved it on.
     await skip(Date.parse(task.dueAt) - (await env.currentTimeMs()) - 12 * 3600_000);
-    expect(store.events.filter((e) => e.taskId === task.id).map((e) => e.type)).toEqual([
-      'task.opened',
-      'task.reminded',
-    ]);
+    expect(taskEvents(store, task.id)).toEqual(['task.opened', 'task.reminded']);
     await skip(13 * 3600_000);
     const escalated = store.events.find((e) => e.taskId === task.id && e.type === 'task.escalated');
     expect(escalated?.data).toMatchObject({ to: { agency: 'union', role: 'supervisor' } });
@@ -514,7 +530,6 @@ test('a task returned for missing documents (补正) stops its clock until they 
   await withCase(async (c, store) => {
     await c.refer(actors.unionStaff);
     const task = c.task('intakeReview');
-    const remaining = Date.parse(task.dueAt) - (await env.currentTimeMs());
     await c.act(
       { action: 'returnForCorrection', taskId: task.id, reason: 'hukou booklet missing' },
       actors.unionStaff,
@@ -525,10 +540,10 @@ test('a task returned for missing documents (补正) stops its clock until they 
       /awaiting a correction/,
     );
     await c.act({ action: 'correctionReceived', taskId: task.id }, actors.unionStaff);
-    const resumed = store.tasks.get(task.id)!;
-    expect(Math.abs(Date.parse(resumed.dueAt) - (await env.currentTimeMs()) - remaining)).toBeLessThan(
-      60_000,
-    );
+    // The working days left when it stopped, counted again from the day the documents arrived.
+    const stopped = eventAt(store, task.id, 'task.returned_for_correction');
+    const restarted = eventAt(store, task.id, 'task.correction_received');
+    expect(store.tasks.get(task.id)!.dueAt).toBe(recounted(task.dueAt, stopped, restarted));
   });
 });
 
@@ -540,26 +555,17 @@ test('a case on hold keeps its timers still, and they resume shifted by the hold
     await skip(30 * DAY);
     expect(store.events.some((e) => e.taskId === task.id && e.type === 'task.reminded')).toBe(false);
     await c.act({ action: 'resume' }, actors.coordinator);
-    expect(Date.parse(store.tasks.get(task.id)!.dueAt) - Date.parse(task.dueAt)).toBeGreaterThanOrEqual(
-      30 * DAY,
+    const [held, resumed] = ['case.held', 'case.resumed'].map(
+      (t) => store.events.find((e) => e.type === t)!.at,
     );
+    expect(store.tasks.get(task.id)!.dueAt).toBe(recounted(task.dueAt, held!, resumed!));
   });
 });
 
 test('continue-as-new carries open tasks, schedule and paid-to-date totals', async () => {
   await withCase(
     async (c) => {
-      await fileCase(c);
-      await c.complete(
-        'assistancePlan',
-        { route: 'assist', measures: ['union_living_aid'] },
-        actors.unionStaff,
-      );
-      await c.act(
-        { action: 'prepareAidPayment', measure: 'union_living_aid', amountCents: 1_000_000 },
-        actors.unionStaff,
-      );
-      await c.complete('aidPaymentApproval', { decision: 'approve' }, actors.unionSupervisor);
+      await fileCaseAndPay(c, 1_000_000);
       const firstRun = (await c.handle().describe()).runId;
       await skip(200 * DAY); // quarterly reviews and visits push the history past 50 events
       const desc = await c.handle().describe();
@@ -601,6 +607,23 @@ test('two concurrent referrals for one household make one case', async () => {
     const v = await c.view();
     expect(v.referralCount).toBe(2);
     expect(v.openTasks.filter((t) => t.type === 'intakeReview')).toHaveLength(1);
+  });
+});
+
+test('a referral sent again joins nothing twice; a referrer of another region learns nothing of the case', async () => {
+  await withCase(async (c, store) => {
+    const integrator = { source: 'agency', referrer: 'civil affairs system', externalRef: 'CA-77' } as const;
+    await c.refer(actors.unionStaff);
+    const joined = await c.refer(actors.civil, integrator);
+    const again = await c.refer(actors.civil, integrator);
+    expect(again).toEqual(joined);
+    expect(again.referralCount).toBe(2);
+    const elsewhere = c.refer(actors.otherRegion, { source: 'cadre', referrer: 'Qiqihar street union' });
+    expect(await rejection(elsewhere)).toBe(
+      "handled_by_another_region: this household's case is handled by another region; contact the joint office",
+    );
+    await quiesce();
+    expect(store.eventTypes(c.caseId).filter((t) => t === 'case.referral_received')).toHaveLength(2);
   });
 });
 
@@ -689,13 +712,7 @@ test('a stuck referral: a coordinator extends its deadline; the agency returns i
 
 test("a hold stops the referrals' clocks too, and resuming shifts their deadlines", async () => {
   await withCase(async (c, store) => {
-    await fileCase(c);
-    await c.complete(
-      'assistancePlan',
-      { route: 'assist', measures: ['medical_assistance'] },
-      actors.unionStaff,
-    );
-    const task = await waitFor(() => store.openTasks(c.caseId, 'referralAcceptance')[0]);
+    const task = await fileAndReferToMedicalInsurance(c, store);
     await c.act({ action: 'hold', reason: 'household hospitalised' }, actors.coordinator);
     await waitFor(() =>
       store.events.find((e) => e.workflowId === task.workflowId && e.type === 'referral.held'),
@@ -703,14 +720,289 @@ test("a hold stops the referrals' clocks too, and resuming shifts their deadline
     await skip(40 * DAY);
     expect(store.events.some((e) => e.taskId === task.id && e.type === 'task.escalated')).toBe(false);
     await c.act({ action: 'resume' }, actors.coordinator);
-    await waitFor(() =>
+    const resumed = await waitFor(() =>
       store.events.find((e) => e.workflowId === task.workflowId && e.type === 'referral.resumed'),
     );
-    expect(Date.parse(store.tasks.get(task.id)!.dueAt) - Date.parse(task.dueAt)).toBeGreaterThanOrEqual(
-      40 * DAY,
-    );
+    const held = store.events.find((e) => e.workflowId === task.workflowId && e.type === 'referral.held')!;
+    expect(store.tasks.get(task.id)!.dueAt).toBe(recounted(task.dueAt, held.at, resumed.at));
   });
 });
+
+test('a referral sent while the case is on hold starts held, and gets its whole deadline after the resume', async () => {
+  await withCase(async (c, store) => {
+    await fileCase(c);
+    await c.act({ action: 'hold', reason: 'household hospitalised' }, actors.coordinator);
+    // Work is still accepted while held: the plan sends a referral to medical insurance.
+    await c.complete(
+      'assistancePlan',
+      { route: 'assist', measures: ['medical_assistance'] },
+      actors.unionStaff,
+    );
+    const task = await waitFor(() => store.openTasks(c.caseId, 'referralAcceptance')[0]);
+    await waitFor(() =>
+      store.events.find((e) => e.workflowId === task.workflowId && e.type === 'referral.held'),
+    );
+    await skip(20 * DAY);
+    expect(taskEvents(store, task.id)).toEqual(['task.opened']);
+    await c.act({ action: 'resume' }, actors.coordinator);
+    const resumed = await waitFor(() =>
+      store.events.find((e) => e.workflowId === task.workflowId && e.type === 'referral.resumed'),
+    );
+    expect(store.tasks.get(task.id)!.dueAt).toBe(recounted(task.dueAt, task.createdAt, resumed.at));
+  });
+});
+
+/** A working-day deadline stopped at `stoppedAt`, started again at `restartedAt`: the days left, recounted. */
+function recounted(dueAt: string, stoppedAt: string, restartedAt: string): string {
+  return addWorkingDays(restartedAt, workingDaysBetween(stoppedAt, dueAt, calendar), calendar);
+}
+
+/** A task's own events (not `calendar.*` flags, which depend on the day the suite runs). */
+function taskEvents(store: MemoryStore, taskId: string): string[] {
+  return store.events.filter((e) => e.taskId === taskId && e.type.startsWith('task.')).map((e) => e.type);
+}
+
+function eventAt(store: MemoryStore, taskId: string, type: string): string {
+  return store.events.find((e) => e.taskId === taskId && e.type === type)!.at;
+}
+
+test('a household referred again after its case ended (返困) gets a new case: own IDs, both timelines, one annual cap', async () => {
+  await withCase(async (c, store) => {
+    // Both cases in one calendar year whenever the suite runs: they start on the coming 2 March.
+    await env.sleep(untilNextLocal(await env.currentTimeMs(), 3, 2));
+    await fileCaseAndPay(c, 3_000_000);
+    const withdrawn = await c.act(
+      { action: 'withdraw', reason: 'moved in with relatives' },
+      actors.unionStaff,
+    );
+    expect(withdrawn.stage).toBe('withdrawn');
+    // (Not `result()`: on this server, awaiting a result skips time freely.)
+    await waitFor(async () => (await c.handle().describe()).status.name === 'COMPLETED');
+    const first = c.caseId;
+    const firstTasks = [...store.tasks.values()].filter((t) => t.caseId === first).map((t) => t.id);
+
+    // The same household, referred again: a new case under the same workflow ID.
+    await fileCase(c);
+    const second = c.caseId;
+    expect(second).not.toBe(first);
+    const plan = await c.complete(
+      'assistancePlan',
+      { route: 'assist', measures: ['union_living_aid', 'job_placement'] },
+      actors.unionStaff,
+    );
+    expect(plan.referrals.map((r) => r.id)).toEqual([`${second}.r1`]);
+    // The first case's ¥30,000 of this year counts: ¥25,000 more would pass the ¥50,000 cap.
+    const prepare = (amountCents: number) =>
+      c.act({ action: 'prepareAidPayment', measure: 'union_living_aid', amountCents }, actors.unionStaff);
+    expect(await rejection(prepare(2_500_000))).toMatch(/over_annual_cap/);
+    await prepare(2_000_000);
+    const paid = await c.complete('aidPaymentApproval', { decision: 'approve' }, actors.unionSupervisor);
+    expect(paid.payments).toEqual([
+      expect.objectContaining({ id: `${second}.p1`, status: 'paid', amountCents: 2_000_000 }),
+    ]);
+    expect([...store.disbursed.entries()]).toEqual([
+      [`${first}.p1`, 3_000_000],
+      [`${second}.p1`, 2_000_000],
+    ]);
+
+    // Each case keeps its own tasks and its whole timeline, each numbered from 1.
+    const secondTasks = [...store.tasks.values()].filter((t) => t.caseId === second).map((t) => t.id);
+    expect(secondTasks.filter((id) => firstTasks.includes(id))).toEqual([]);
+    expect(secondTasks.filter((id) => id.startsWith(`${second}.t`)).length).toBeGreaterThanOrEqual(8);
+    expect(store.eventTypes(first)).toEqual(
+      expect.arrayContaining(['case.opened', 'payment.paid', 'case.withdrawal_requested']),
+    );
+    expect(store.eventTypes(second)).toEqual(
+      expect.arrayContaining(['case.opened', 'case.earlier_aid_counted', 'payment.paid']),
+    );
+    for (const id of [first, second])
+      expect(store.events.find((e) => e.caseId === id && e.seq === 1)).toMatchObject({ type: 'case.opened' });
+
+    // An action meant for the ended case is refused, not applied to its successor.
+    const meantForFirst = c.handle().executeUpdate(actUpdate, {
+      args: [{ actor: actors.unionStaff, command: { action: 'withdraw', reason: 'x' }, caseId: first }],
+    });
+    expect(await rejection(meantForFirst)).toMatch(/^case_ended/);
+    // A report of a referral this case never sent (an earlier case's child) is noted, not applied.
+    await c.handle().signal(referralUpdate, { referralId: `${first}.r1`, status: 'granted' });
+    await waitFor(() =>
+      store.events.find((e) => e.caseId === second && e.type === 'referral.update_ignored'),
+    );
+    const v = await c.view();
+    expect(v.stage).toBe('assisting');
+    expect(v.referrals.map((r) => r.status)).toEqual(['pending']);
+  });
+});
+
+test('a quarterly review cannot propose a second exit (refused whole, nothing half-done); an approved exit cancels open reviews and visits', async () => {
+  await withCase(async (c, store) => {
+    await fileCase(c);
+    await c.complete('assistancePlan', { route: 'assist', measures: ['job_placement'] }, actors.unionStaff);
+    await skip(92 * DAY);
+    await c.complete('quarterlyReview', { recommendation: 'continue', notes: 'Q1' }, actors.unionStaff);
+    await skip(92 * DAY); // the second review and the 6-month cadre visit
+    const review = c.task('quarterlyReview');
+    const visit = c.task('cadreVisit');
+    await c.act({ action: 'proposeExit', note: 'wife employed' }, actors.unionStaff);
+    const again = c.complete(
+      'quarterlyReview',
+      { recommendation: 'propose_exit', notes: 'exit' },
+      actors.unionStaff,
+    );
+    expect(await rejection(again)).toMatch(/^not_assisting/);
+    // The refused review is untouched, in the case and in the projection.
+    expect((await c.view()).openTasks.map((t) => t.id)).toContain(review.id);
+    expect(store.tasks.get(review.id)?.status).toBe('open');
+    const exit = await c.complete(
+      'exitApproval',
+      { decision: 'approve', checklist: forms.checklistAll },
+      actors.chair,
+    );
+    expect(exit.stage).toBe('gradual_exit');
+    expect(exit.openTasks).toEqual([]);
+    expect([review.id, visit.id].map((id) => store.tasks.get(id)?.status)).toEqual([
+      'cancelled',
+      'cancelled',
+    ]);
+  });
+});
+
+test('a payment whose ID was paid to another case (a case from before case-scoped IDs) is never marked paid', async () => {
+  await withCase(async (c, store) => {
+    const s = caseStateAtSignOff({
+      household: c.household,
+      householdKey: c.workflowId,
+      workflowId: c.workflowId,
+      caseId: `legacy-${c.workflowId}`,
+      policy: c.policy,
+      nowMs: await env.currentTimeMs(),
+      by: { union: actors.unionStaff, civil: actors.civil, hr: actors.hr },
+      legacyIds: true,
+    });
+    // The household's earlier case was paid under the ID this case numbers its first payment with.
+    const taken = `${c.workflowId}.p1`;
+    await store.activities.disburseAid({
+      paymentId: taken,
+      caseId: 'earlier-case',
+      measure: 'union_living_aid',
+      amountCents: 800_000,
+      year: 2026,
+      approvedBy: 'u-sup',
+    });
+    await c.client.workflow.start(householdCase, {
+      workflowId: c.workflowId,
+      taskQueue: c.taskQueue,
+      args: [{ resume: s }],
+    });
+    c.caseId = s.caseId;
+    await waitFor(() => store.openTasks(c.caseId, 'chairSignOff')[0]);
+    await c.complete('chairSignOff', forms.sign, actors.chair);
+    const v = await planAndPay(c, 1_000_000);
+    expect(v.payments).toEqual([expect.objectContaining({ id: taken, status: 'failed' })]);
+    expect(v.paidByYear).toEqual({});
+    expect(store.disbursed.get(taken)).toBe(800_000);
+    expect(store.eventTypes(c.caseId)).toContain('payment.failed');
+    expect(store.eventTypes(c.caseId)).not.toContain('payment.paid');
+  });
+});
+
+test("a deadline in a year the case's calendar lacks is flagged; once the year is published the case recounts it, and later deadlines land on the right day", async () => {
+  await withCase(async (c, store) => {
+    await env.sleep(untilNextLocal(await env.currentTimeMs(), 3, 2));
+    const { year, known } = await withoutThisYear(c); // this year's notice is not out when the case starts
+    const intake = (await c.refer(actors.unionStaff)).openTasks[0]!;
+    const flags = () => store.events.filter((e) => e.type.startsWith('calendar.'));
+    await waitFor(() => flags().length > 0);
+    expect(flags()).toEqual([
+      expect.objectContaining({
+        type: 'calendar.year_missing',
+        taskId: intake.id,
+        data: expect.objectContaining({ year, weekdayFallback: true }),
+      }),
+    ]);
+
+    // The notice comes out (a week off from 16 March); the case asks again when it next needs the year.
+    const notice = { holidays: [16, 17, 18, 19, 20].map((d) => `${year}-03-${d}`), makeupWorkdays: [] };
+    store.publishCalendarYear(calendar.id, year, notice);
+    const published = { ...calendar, years: { ...known, [year]: notice } };
+    await skip(2 * DAY);
+    const compared = await c.complete('intakeReview', forms.intakeAccept, actors.unionStaff);
+    const opened = eventAt(store, intake.id, 'task.completed');
+    const civil = compared.openTasks.find((t) => t.type === 'dataComparisonCivil')!;
+    expect(civil.dueAt).toBe(addWorkingDays(opened, 10, published));
+    expect(civil.dueAt).not.toBe(addWorkingDays(opened, 10, c.calendar)); // weekdays alone: too early
+    expect(store.events.filter((e) => e.type === 'task.due_recounted').map((e) => e.taskId)).toContain(
+      civil.id,
+    );
+    expect(flags().map((e) => e.type)).toEqual(['calendar.year_missing', 'calendar.year_published']);
+
+    // A later deadline counts the published holidays from the start.
+    await c.complete('dataComparisonCivil', forms.civil, actors.civil);
+    const surveyed = await c.complete('dataComparisonHr', forms.hr, actors.hr);
+    const survey = surveyed.openTasks.find((t) => t.type === 'householdSurvey')!;
+    expect(survey.dueAt).toBe(addWorkingDays(eventAt(store, survey.id, 'task.opened'), 15, published));
+    expect(store.events.filter((e) => e.type === 'task.due_recounted' && e.taskId === survey.id)).toEqual([]);
+  });
+});
+
+test('a missing calendar year is flagged once per case, its referrals included', async () => {
+  await withCase(async (c, store) => {
+    const { year } = await withoutThisYear(c);
+    const referralTask = await fileAndReferToMedicalInsurance(c, store);
+    await quiesce();
+    const flags = store.events.filter((e) => e.type === 'calendar.year_missing');
+    expect(flags.map((e) => [e.workflowId, e.data.year])).toEqual([[c.workflowId, year]]);
+    expect(referralTask.workflowId).not.toBe(c.workflowId);
+  });
+});
+
+test('union aid prepared in December and approved in January is paid against January’s annual cap', async () => {
+  await withCase(async (c) => {
+    await env.sleep(untilNextLocal(await env.currentTimeMs(), 12, 10));
+    await fileCase(c);
+    await c.complete(
+      'assistancePlan',
+      { route: 'assist', measures: ['union_living_aid'] },
+      actors.unionStaff,
+    );
+    await skip(untilNextLocal(await env.currentTimeMs(), 12, 30));
+    const prepared = await c.act(
+      { action: 'prepareAidPayment', measure: 'union_living_aid', amountCents: 1_200_000 },
+      actors.unionStaff,
+    );
+    const december = prepared.payments[0]!.year;
+    await skip(untilNextLocal(await env.currentTimeMs(), 1, 5));
+    const paid = await c.complete('aidPaymentApproval', { decision: 'approve' }, actors.unionSupervisor);
+    expect(paid.payments[0]).toMatchObject({ status: 'paid', year: december + 1 });
+    expect(paid.paidByYear).toEqual({ [december + 1]: 1_200_000 });
+  });
+});
+
+/** The case `refer` starts carries a calendar without the current year (its notice not yet out). */
+async function withoutThisYear(c: CaseDriver) {
+  const year = String(new Date((await env.currentTimeMs()) + 8 * 3600_000).getUTCFullYear());
+  const { [year]: _notYet, ...known } = calendar.years;
+  c.calendar = { ...calendar, years: known };
+  return { year, known };
+}
+
+/** A filed case whose plan refers it to medical insurance: the referral's acceptance task. */
+async function fileAndReferToMedicalInsurance(c: CaseDriver, store: MemoryStore) {
+  await fileCase(c);
+  await c.complete(
+    'assistancePlan',
+    { route: 'assist', measures: ['medical_assistance'] },
+    actors.unionStaff,
+  );
+  return waitFor(() => store.openTasks(c.caseId, 'referralAcceptance')[0]);
+}
+
+/** Milliseconds from `nowMs` to the next given month and day, 09:00 China time. */
+function untilNextLocal(nowMs: number, month: number, day: number): number {
+  const year = new Date(nowMs).getUTCFullYear();
+  const at = (y: number) => Date.UTC(y, month - 1, day, 1);
+  return (at(year) > nowMs ? at(year) : at(year + 1)) - nowMs;
+}
 
 let threeYearMs = 0;
 afterAll(() => {
