@@ -15,6 +15,8 @@ const GENESIS = '0'.repeat(64);
 
 export interface AuditInput {
   caseId?: string | null;
+  /** The chain, when not the case's: a household's own chain holds a referral attempted before its case is known. */
+  chain?: string;
   principal: Pick<Principal, 'sub' | 'kind' | 'agency'>;
   /** What happened, e.g. `task.complete`, `task.read_sensitive`, `api_key.create`. */
   action: string;
@@ -72,6 +74,8 @@ export function entryHash(e: HashedFields): string {
 
 type Tx = Prisma.TransactionClient;
 
+const chainOf = (entry: AuditInput) => entry.chain ?? entry.caseId ?? SYSTEM_CHAIN;
+
 /**
  * Appends one entry inside the caller's transaction, so a change to the database and its audit
  * entry commit together or not at all. The chain's head row is locked, so concurrent writers queue.
@@ -80,7 +84,7 @@ export async function appendAudit(
   tx: Tx,
   entry: AuditInput,
 ): Promise<{ chain: string; seq: number; hash: string }> {
-  const chain = entry.caseId ?? SYSTEM_CHAIN;
+  const chain = chainOf(entry);
   // JSONB keeps no undefined values: normalise first so the stored data hashes the same.
   const data = JSON.parse(JSON.stringify(entry.data ?? {})) as Prisma.InputJsonObject;
   await tx.$executeRaw`INSERT INTO "AuditHead" ("chain", "seq", "hash") VALUES (${chain}, 0, ${GENESIS}) ON CONFLICT DO NOTHING`;
@@ -122,17 +126,11 @@ export const auditUnavailable = () =>
     'the audit trail cannot be written just now, so nothing was released or changed; retry later',
   );
 
-/**
- * Appends an entry or refuses the request (503): used before sensitive data leaves and before a
- * change is made, so neither happens unrecorded. A transient failure is retried twice.
- */
-export async function auditOrRefuse(
-  db: Db,
-  entry: AuditInput,
-): Promise<{ chain: string; seq: number; hash: string }> {
+/** Runs an append, retrying a transient failure twice; then refuses the request (503). */
+async function orRefuse<T>(entry: AuditInput, append: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await audit(db, entry);
+      return await append();
     } catch (err) {
       if (attempt >= 3) {
         logAuditFailure(entry, err);
@@ -142,6 +140,17 @@ export async function auditOrRefuse(
   }
 }
 
+/**
+ * Appends an entry or refuses the request (503): used before sensitive data leaves and before a
+ * change is made, so neither happens unrecorded. A transient failure is retried twice.
+ */
+export async function auditOrRefuse(
+  db: Db,
+  entry: AuditInput,
+): Promise<{ chain: string; seq: number; hash: string }> {
+  return orRefuse(entry, () => audit(db, entry));
+}
+
 function logAuditFailure(entry: AuditInput, err: unknown): void {
   log('error', 'audit append failed', {
     requestId: entry.requestId,
@@ -149,6 +158,21 @@ function logAuditFailure(entry: AuditInput, err: unknown): void {
     target: entry.target,
     err: err instanceof Error ? err.message : String(err),
   });
+}
+
+/**
+ * Audits without failing the request, for what has already happened and cannot be refused any more
+ * (a change's outcome): a failure is logged loudly, with the request ID.
+ */
+export async function auditSafely(db: Db, entry: AuditInput): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await audit(db, entry);
+      return;
+    } catch (err) {
+      if (attempt >= 3) return logAuditFailure(entry, err);
+    }
+  }
 }
 
 /**
@@ -177,17 +201,125 @@ export async function auditedDbChange<T>(
   }
 }
 
+/** A change made through a workflow Update (see `auditedChange`). */
+export interface ChangeEntry extends AuditInput {
+  /** The workflow the Update goes to. */
+  workflowId: string;
+  /**
+   * The Update's ID, when it has a stable one: a retry reuses the open attempt of the same ID, and
+   * once an outcome `applied` is recorded for it nothing more is appended (one audit per Update).
+   */
+  updateId?: string;
+  /**
+   * For a change that names no case yet (a referral, which may start one): the household. Its
+   * attempt goes to the household's own chain (named by the workflow ID) and notes the events of
+   * each of its cases so far; the outcome names the case, whose chain gets `caseRecord`.
+   */
+  household?: { key: string; recordedAs: string };
+}
+
+/** The entry a case's own chain gets for a change first attempted on its household's chain. */
+export interface CaseRecord {
+  caseId: string;
+  data?: Record<string, unknown>;
+}
+
+/** Serialises the attempts and outcomes of one Update ID (a batch retried concurrently). */
+const lockUpdate = (tx: Tx, updateId: string) =>
+  tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`audit:${updateId}`}, 0))`;
+
+/** The outcome phase recorded for an attempt, if any. */
+async function outcomeOf(tx: Tx, chain: string, attemptSeq: number): Promise<string | undefined> {
+  const [o] = await tx.$queryRaw<Array<{ phase: string }>>`
+    SELECT "data"->>'phase' AS "phase" FROM "AuditEntry"
+     WHERE "chain" = ${chain} AND "data"->>'attemptSeq' = ${String(attemptSeq)} LIMIT 1`;
+  return o?.phase;
+}
+
 /**
- * Audits without failing the request, for what has already happened and cannot be refused any more
- * (a change's outcome): a failure is logged loudly, with the request ID.
+ * Where the workflow stood before the attempt: its last projected event. A household's later case
+ * runs under the same workflow ID and numbers its events from 1 again, so the mark is per case.
  */
-export async function auditSafely(db: Db, entry: AuditInput): Promise<void> {
+async function watermark(db: Db, entry: ChangeEntry): Promise<Record<string, unknown>> {
+  const { workflowId } = entry;
+  if (!entry.household) {
+    const last = await db.caseEvent.aggregate({
+      where: { caseId: entry.caseId!, workflowId },
+      _max: { seq: true },
+    });
+    return { workflowId, afterSeq: last._max.seq ?? 0 };
+  }
+  const cases = await db.householdCase.findMany({
+    where: { householdKey: entry.household.key },
+    select: { id: true },
+  });
+  const afterSeqs: Record<string, number> = {};
+  for (const { id } of cases) {
+    const last = await db.caseEvent.aggregate({ where: { caseId: id, workflowId }, _max: { seq: true } });
+    afterSeqs[id] = last._max.seq ?? 0;
+  }
+  return {
+    workflowId,
+    householdKey: entry.household.key,
+    recordedAs: entry.household.recordedAs,
+    afterSeqs,
+  };
+}
+
+/**
+ * Step 1 of `auditedChange`: the attempt, or the still open attempt of the same Update ID; null
+ * when that Update was recorded as applied already. Refuses the request (503) when the trail is down.
+ */
+async function openAttempt(db: Db, entry: AuditInput, updateId?: string): Promise<{ seq: number } | null> {
+  return orRefuse(entry, () =>
+    db.$transaction(async (tx) => {
+      if (updateId) {
+        await lockUpdate(tx, updateId);
+        const [prior] = await tx.$queryRaw<Array<{ seq: number }>>`
+          SELECT "seq" FROM "AuditEntry"
+           WHERE "chain" = ${chainOf(entry)} AND "data"->>'phase' = 'attempt' AND "data"->>'updateId' = ${updateId}
+           ORDER BY "seq" DESC LIMIT 1`;
+        if (prior) {
+          const outcome = await outcomeOf(tx, chainOf(entry), prior.seq);
+          if (outcome === 'applied') return null;
+          // Open: this is its retry. Refused or not applied: the Update may be tried afresh.
+          if (outcome === undefined) return prior;
+        }
+      }
+      return appendAudit(tx, entry);
+    }),
+  );
+}
+
+/**
+ * The outcome of an attempt, with the case's record when the attempt was on a household's chain,
+ * in one transaction. It cannot refuse anything any more (the change is made or refused), so a
+ * failure is logged loudly and the attempt stays open for `reconcileAuditTrail`.
+ */
+async function settleAttempt(
+  db: Db,
+  outcome: AuditInput,
+  attemptSeq: number,
+  opts: { updateId?: string; caseRecord?: AuditInput } = {},
+): Promise<void> {
+  const chain = chainOf(outcome);
   for (let attempt = 1; ; attempt++) {
     try {
-      await audit(db, entry);
+      await db.$transaction(async (tx) => {
+        if (opts.updateId) {
+          await lockUpdate(tx, opts.updateId);
+          if ((await outcomeOf(tx, chain, attemptSeq)) !== undefined) return;
+        }
+        await appendAudit(tx, { ...outcome, data: { ...outcome.data, attemptSeq } });
+        if (opts.caseRecord)
+          await appendAudit(tx, {
+            ...opts.caseRecord,
+            data: { ...opts.caseRecord.data, attempt: { chain, seq: attemptSeq } },
+          });
+      });
       return;
     } catch (err) {
-      if (attempt >= 3) return logAuditFailure(entry, err);
+      if (attempt >= 3) return logAuditFailure(outcome, err);
     }
   }
 }
@@ -202,21 +334,44 @@ export async function auditSafely(db: Db, entry: AuditInput): Promise<void> {
  * If the process dies (or the trail fails) between 2 and 3, the attempt stays open: the workflow has
  * recorded the change itself, with its actor, as case events after `afterSeq`, and
  * `reconcileAuditTrail` settles the attempt from them later. Either way the trail holds every change.
+ * `caseRecord`: for a household's change (see `ChangeEntry.household`), the case it landed in.
  */
 export async function auditedChange<T>(
   db: Db,
-  entry: AuditInput & { workflowId: string },
+  entry: ChangeEntry,
   change: () => Promise<T>,
-  outcome: (result: T) => Record<string, unknown> = () => ({}),
+  opts: {
+    outcome?: (result: T) => Record<string, unknown>;
+    caseRecord?: (result: T) => CaseRecord;
+  } = {},
 ): Promise<T> {
-  const { workflowId, ...rest } = entry;
-  const last = await db.caseEvent.aggregate({ where: { workflowId }, _max: { seq: true } });
-  const attempt = await auditOrRefuse(db, {
-    ...rest,
-    data: { ...rest.data, phase: 'attempt', workflowId, afterSeq: last._max.seq ?? 0 },
-  });
-  const settle = (data: Record<string, unknown>) =>
-    auditSafely(db, { ...rest, data: { ...data, attemptSeq: attempt.seq } });
+  const { workflowId: _w, updateId, household, ...rest } = entry;
+  if (household) rest.chain = entry.workflowId;
+  const attempt = await openAttempt(
+    db,
+    {
+      ...rest,
+      data: {
+        ...rest.data,
+        phase: 'attempt',
+        ...(await watermark(db, entry)),
+        ...(updateId ? { updateId } : {}),
+      },
+    },
+    updateId,
+  );
+  const settle = (data: Record<string, unknown>, caseRecord?: CaseRecord) =>
+    attempt &&
+    settleAttempt(db, { ...rest, data }, attempt.seq, {
+      updateId,
+      caseRecord: caseRecord && {
+        ...rest,
+        chain: undefined,
+        caseId: caseRecord.caseId,
+        target: caseRecord.caseId,
+        data: { ...rest.data, ...caseRecord.data },
+      },
+    });
   let result: T;
   try {
     result = await change();
@@ -226,7 +381,11 @@ export async function auditedChange<T>(
     if (refused && refused.status < 500) await settle({ phase: 'refused', code: refused.code });
     throw err;
   }
-  await settle({ phase: 'applied', ...outcome(result) });
+  const landed = opts.caseRecord?.(result);
+  await settle(
+    { phase: 'applied', ...opts.outcome?.(result), ...(landed ? { caseId: landed.caseId } : {}) },
+    landed,
+  );
   return result;
 }
 
@@ -239,8 +398,25 @@ interface OpenAttempt {
   agency: string;
   action: string;
   target: string | null;
-  data: { workflowId: string; afterSeq: number };
+  data: {
+    workflowId: string;
+    afterSeq?: number;
+    /** A household's attempt: the household, the event type that records the change, the marks per case. */
+    householdKey?: string;
+    recordedAs?: string;
+    afterSeqs?: Record<string, number>;
+  } & Record<string, unknown>;
 }
+
+const ATTEMPT_KEYS = new Set([
+  'phase',
+  'workflowId',
+  'afterSeq',
+  'householdKey',
+  'recordedAs',
+  'afterSeqs',
+  'updateId',
+]);
 
 /** Attempts with no outcome entry yet, older than `olderThanMs` (in-flight requests are younger). */
 export async function openAuditAttempts(
@@ -258,10 +434,49 @@ export async function openAuditAttempts(
      ORDER BY a."chain", a."seq"`;
 }
 
+/** The events by which the workflow recorded an attempted change, if it made it. */
+async function eventsOf(db: Db, a: OpenAttempt) {
+  const { workflowId } = a.data;
+  if (a.caseId)
+    return db.caseEvent.findMany({
+      where: {
+        caseId: a.caseId,
+        workflowId,
+        seq: { gt: a.data.afterSeq ?? 0 },
+        actor: a.actor,
+        // An action on a task: events on that task.
+        ...(a.target && a.target !== a.caseId ? { taskId: a.target } : {}),
+      },
+      orderBy: { seq: 'asc' },
+      take: 10,
+    });
+  // A household's attempt: its event in a case the household has had since, or after the mark of one it had.
+  const cases = await db.householdCase.findMany({
+    where: { householdKey: a.data.householdKey },
+    select: { id: true },
+  });
+  const seen = a.data.afterSeqs ?? {};
+  return db.caseEvent.findMany({
+    where: {
+      caseId: { in: cases.map((c) => c.id) },
+      workflowId,
+      actor: a.actor,
+      type: a.data.recordedAs,
+      OR: [
+        { caseId: { notIn: Object.keys(seen) } },
+        ...Object.entries(seen).map(([caseId, seq]) => ({ caseId, seq: { gt: seq } })),
+      ],
+    },
+    orderBy: [{ at: 'asc' }, { seq: 'asc' }],
+    take: 10,
+  });
+}
+
 /**
  * Settles the open attempts: `applied` when the workflow recorded events by the same actor after
- * the attempt's watermark (on the task, for a task action), citing them; `not_applied` otherwise.
- * Appended as ordinary entries marked `reconciled`, so the chains stay verifiable.
+ * the attempt's watermark (on the task, for an action on a task), citing them; `not_applied`
+ * otherwise. Appended as ordinary entries marked `reconciled`, so the chains stay verifiable; a
+ * household's applied attempt also gets its record on the case's chain.
  */
 export async function reconcileAuditTrail(
   db: Db,
@@ -269,30 +484,36 @@ export async function reconcileAuditTrail(
 ): Promise<Array<{ chain: string; attemptSeq: number; phase: 'applied' | 'not_applied' }>> {
   const settled = [];
   for (const a of await openAuditAttempts(db, opts)) {
-    const events = await db.caseEvent.findMany({
-      where: {
-        workflowId: a.data.workflowId,
-        seq: { gt: a.data.afterSeq },
-        actor: a.actor,
-        ...(a.action.startsWith('task.') ? { taskId: a.target } : {}),
-      },
-      orderBy: { seq: 'asc' },
-      take: 10,
-    });
+    const events = await eventsOf(db, a);
     const phase = events.length ? ('applied' as const) : ('not_applied' as const);
-    await audit(db, {
+    const cited = events.map((e) => ({ workflowId: e.workflowId, seq: e.seq, type: e.type }));
+    const entry: AuditInput = {
       caseId: a.caseId,
+      chain: a.chain,
       principal: { sub: a.actor, kind: a.actorKind as Principal['kind'], agency: a.agency },
       action: a.action,
       target: a.target,
       requestId: 'reconciliation',
-      data: {
-        phase,
-        attemptSeq: a.seq,
-        reconciled: true,
-        events: events.map((e) => ({ workflowId: e.workflowId, seq: e.seq, type: e.type })),
+    };
+    const landed = a.caseId ? undefined : events[0]?.caseId;
+    // What was asked, without the attempt's bookkeeping.
+    const asked = Object.fromEntries(Object.entries(a.data).filter(([k]) => !ATTEMPT_KEYS.has(k)));
+    await settleAttempt(
+      db,
+      { ...entry, data: { phase, reconciled: true, events: cited, ...(landed ? { caseId: landed } : {}) } },
+      a.seq,
+      {
+        caseRecord: landed
+          ? {
+              ...entry,
+              chain: undefined,
+              caseId: landed,
+              target: landed,
+              data: { ...asked, reconciled: true, events: cited },
+            }
+          : undefined,
       },
-    });
+    );
     settled.push({ chain: a.chain, attemptSeq: a.seq, phase });
   }
   return settled;

@@ -7,7 +7,7 @@ import { regionWithin } from '../../domain/agencies';
 import { ActionSchema, HouseholdSchema, ReferralSchema } from '../../domain/journey/state';
 import { act, householdCase } from '../../workflows/householdCase';
 import type { AppDeps } from '../app';
-import { auditOrRefuse, auditSafely, auditedChange } from '../audit';
+import { auditOrRefuse, auditedChange } from '../audit';
 import { actorOf } from '../auth';
 import { Problem, problemFromFailure } from '../errors';
 import { caseWorkflowId, householdKey } from '../households';
@@ -157,8 +157,9 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
       );
     const key = householdKey(body.household.idNumber, config.HOUSEHOLD_KEY_SECRET);
     const policy = policies[currentPolicyVersion]!;
+    const workflowId = caseWorkflowId(key);
     const startOp = new WithStartWorkflowOperation(householdCase, {
-      workflowId: caseWorkflowId(key),
+      workflowId,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       workflowIdConflictPolicy: 'USE_EXISTING',
       args: [
@@ -173,29 +174,40 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
         },
       ],
     });
+    const updateId = updateIdFor(req, 'referral');
     let view;
     try {
-      view = await client.workflow.executeUpdateWithStart(act, {
-        args: [{ actor: actorOf(p), command: { action: 'addReferral', referral: body.referral } }],
-        startWorkflowOperation: startOp,
-        updateId: updateIdFor(req, 'referral'),
-      });
+      // The case is known only once the Update answers (it may start one): the attempt goes to the
+      // household's chain, the outcome names the case, whose own chain gets the referral.
+      view = await auditedChange(
+        db,
+        {
+          caseId: null,
+          principal: p,
+          action: 'referral.add',
+          target: workflowId,
+          requestId: req.requestId,
+          workflowId,
+          household: { key, recordedAs: 'case.referral_received' },
+          updateId,
+          data: {
+            source: body.referral.source,
+            referrer: body.referral.referrer,
+            externalRef: body.referral.externalRef ?? null,
+          },
+        },
+        () =>
+          client.workflow.executeUpdateWithStart(act, {
+            args: [{ actor: actorOf(p), command: { action: 'addReferral', referral: body.referral } }],
+            startWorkflowOperation: startOp,
+            updateId,
+          }),
+        { caseRecord: (v) => ({ caseId: v.caseId, data: { joined: v.referralCount > 1 } }) },
+      );
     } catch (err) {
       throw problemFromFailure(err) ?? err;
     }
     const joined = view.referralCount > 1;
-    await auditSafely(db, {
-      caseId: view.caseId,
-      principal: p,
-      action: joined ? 'referral.join' : 'referral.create',
-      target: view.caseId,
-      requestId: req.requestId,
-      data: {
-        source: body.referral.source,
-        referrer: body.referral.referrer,
-        externalRef: body.referral.externalRef ?? null,
-      },
-    });
     res
       .status(joined ? 200 : 201)
       .json({ caseId: view.caseId, joined, stage: view.stage, openTasks: view.openTasks });
@@ -314,7 +326,7 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
             args: [{ actor: actorOf(p), command, caseId: c.id }],
             updateId: updateIdFor(req, `case:${c.id}`),
           }),
-        (v) => ({ stage: v.stage }),
+        { outcome: (v) => ({ stage: v.stage }) },
       );
     } catch (err) {
       throw problemFromFailure(err) ?? err;

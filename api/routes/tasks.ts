@@ -398,7 +398,7 @@ export function taskRoutes({ db, client }: AppDeps): Router {
           },
         },
         complete,
-        (r) => ({ stage: r.stage }),
+        { outcome: (r) => ({ stage: r.stage }) },
       );
     } catch (err) {
       return failure(err, task.id);

@@ -1,8 +1,10 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { createApiKey } from '../../api/auth';
 import { audit, openAuditAttempts, reconcileAuditTrail, verifyAuditChains } from '../../api/audit';
+import { caseWorkflowId, householdKey } from '../../api/households';
 import { forms } from '../support/fixtures';
 import { eventually, startStack, type Stack } from '../support/stack';
-import { REGION, caseAwaitingSignOff, claimsOf, referCase } from './api-helpers';
+import { REGION, caseAwaitingSignOff, claimsOf, referCase, referralBody } from './api-helpers';
 
 /**
  * The audit trail fails closed: sensitive data leaves, and a change is made, only once its entry is
@@ -99,7 +101,10 @@ test('audit trail unavailable: changes are refused (503) before they are made', 
     roles: ['staff'],
   });
   const keys = await stack.db.apiKey.count();
+  const referral = referralBody();
+  const household = householdKey(referral.household.idNumber, stack.config.HOUSEHOLD_KEY_SECRET);
   await auditDown(async () => {
+    expect503(await stack.http('POST', '/v1/referrals', { token: as('union-staff'), body: referral }));
     expect503(await stack.http('POST', `/v1/tasks/${task.id}/claim`, { token: as('union-staff') }));
     expect503(
       await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
@@ -126,6 +131,11 @@ test('audit trail unavailable: changes are refused (503) before they are made', 
   expect(await stack.db.caseEvent.count({ where: { caseId } })).toBe(events);
   expect(await stack.db.apiKey.count()).toBe(keys);
   expect((await stack.db.apiKey.findUniqueOrThrow({ where: { id: existing.id } })).revokedAt).toBeNull();
+  // The refused referral started no case.
+  await expect(stack.client.workflow.getHandle(caseWorkflowId(household)).describe()).rejects.toThrow(
+    WorkflowNotFoundError,
+  );
+  expect(await stack.db.householdCase.count({ where: { householdKey: household } })).toBe(0);
   // A 503 is not stored against an Idempotency-Key: the client's retry goes through once the trail is back.
   const retry = await stack.http('POST', `/v1/tasks/${task.id}/claim`, { token: as('union-staff') });
   expect(retry.status).toBe(200);
@@ -142,7 +152,7 @@ test('the API dies between the Update and its outcome entry: the open attempt is
   expect(claim.body.task.assignee).toBe('union-staff');
   const trail = await stack.db.auditEntry.findMany({ where: { chain: caseId }, orderBy: { seq: 'asc' } });
   expect(trail.map((e) => [e.action, (e.data as any).phase])).toEqual([
-    ['referral.create', undefined],
+    ['referral.add', undefined],
     ['task.claim', 'attempt'],
   ]);
   // An attempt that never reached the workflow (the process died before its Update).
@@ -178,4 +188,93 @@ test('the API dies between the Update and its outcome entry: the open attempt is
   ]);
   expect(await reconcileAuditTrail(stack.db, { olderThanMs: 0, chains: [caseId] })).toEqual([]);
   expect((await verifyAuditChains(stack.db, [caseId])).problems).toEqual([]);
+});
+
+test("a referral whose outcome entry was lost is settled on the household's chain and recorded on the case it reached, a later case too", async () => {
+  const first = await referCase(stack);
+  const workflowId = first.task.workflowId;
+  const withdrawn = await stack.http('POST', `/v1/cases/${first.caseId}/actions`, {
+    token: as('union-staff'),
+    body: { action: 'withdraw', reason: 'moved away' },
+  });
+  expect(withdrawn.status).toBe(200);
+  await eventually(
+    async () => (await stack.client.workflow.getHandle(workflowId).describe()).status.name === 'COMPLETED',
+  );
+  // Referred again: a new case under the same workflow ID, its events numbered from 1 again. The
+  // outcome entries are lost (a crash right after each Update), for the referral and for a claim.
+  const lost = `NEW."data"->>'phase' = 'applied'`;
+  const again = await auditDown(
+    () => stack.http('POST', '/v1/referrals', { token: as('union-staff'), body: first.body }),
+    lost,
+  );
+  expect(again.status).toBe(201);
+  const second = again.body.caseId as string;
+  const intake = await eventually(() =>
+    stack.db.caseTask.findFirst({ where: { caseId: second, type: 'intakeReview', status: 'open' } }),
+  );
+  const claim = await auditDown(
+    () => stack.http('POST', `/v1/tasks/${intake.id}/claim`, { token: as('union-staff') }),
+    lost,
+  );
+  expect(claim.status).toBe(200);
+  const trail = (chain: string) =>
+    stack.db.auditEntry.findMany({ where: { chain }, orderBy: { seq: 'asc' } });
+  // The household's chain holds each referral's attempt (the first one settled at once).
+  expect((await trail(workflowId)).map((e) => [e.action, e.caseId, (e.data as any).phase])).toEqual([
+    ['referral.add', null, 'attempt'],
+    ['referral.add', null, 'applied'],
+    ['referral.add', null, 'attempt'],
+  ]);
+  expect((await trail(workflowId))[1]!.data).toEqual({
+    phase: 'applied',
+    attemptSeq: 1,
+    caseId: first.caseId,
+  });
+  expect((await trail(second)).map((e) => [e.action, (e.data as any).phase])).toEqual([
+    ['task.claim', 'attempt'],
+  ]);
+
+  const settled = await reconcileAuditTrail(stack.db, { olderThanMs: 0, chains: [workflowId, second] });
+  expect(settled).toHaveLength(2);
+  expect(settled).toEqual(
+    expect.arrayContaining([
+      { chain: workflowId, attemptSeq: 3, phase: 'applied' },
+      { chain: second, attemptSeq: 1, phase: 'applied' },
+    ]),
+  );
+  // Only the new case's event is cited (the first case's referral, by the same person, came before
+  // the attempt), and the referral is recorded on the case it reached.
+  const [received] = await stack.db.caseEvent.findMany({
+    where: { caseId: second, type: 'case.referral_received' },
+  });
+  const cited = [{ workflowId, seq: received!.seq, type: 'case.referral_received' }];
+  expect((await trail(workflowId))[3]!.data).toEqual({
+    phase: 'applied',
+    attemptSeq: 3,
+    reconciled: true,
+    events: cited,
+    caseId: second,
+  });
+  const onCase = await trail(second);
+  expect(onCase.find((e) => e.action === 'referral.add')).toMatchObject({
+    actor: 'union-staff',
+    target: second,
+    data: {
+      source: first.body.referral.source,
+      referrer: first.body.referral.referrer,
+      externalRef: null,
+      reconciled: true,
+      events: cited,
+      attempt: { chain: workflowId, seq: 3 },
+    },
+  });
+  expect(onCase.find((e) => e.action === 'task.claim' && (e.data as any).phase === 'applied')!.data).toEqual({
+    phase: 'applied',
+    attemptSeq: 1,
+    reconciled: true,
+    events: [expect.objectContaining({ type: 'task.claimed' })],
+  });
+  expect(await reconcileAuditTrail(stack.db, { olderThanMs: 0, chains: [workflowId, second] })).toEqual([]);
+  expect((await verifyAuditChains(stack.db, [workflowId, first.caseId, second])).problems).toEqual([]);
 });

@@ -129,7 +129,7 @@ describe('API keys', () => {
     expect(entry).toMatchObject({
       actor: `apikey:${id}`,
       actorKind: 'integrator',
-      action: 'referral.create',
+      action: 'referral.add',
     });
     // Integrators never manage keys.
     expect(
@@ -422,7 +422,7 @@ describe('audit trail', () => {
     expect(
       entries.map((e) => [e.action, (e.data as { phase?: string }).phase].filter(Boolean).join(':')),
     ).toEqual([
-      'referral.create',
+      'referral.add',
       'task.claim:attempt',
       'task.claim:applied',
       'task.comment:attempt',

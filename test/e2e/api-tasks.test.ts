@@ -956,7 +956,7 @@ describe('cases', () => {
     // Every change the workflow was asked for is audited, refused or applied; a 400 never got that far.
     const audits = await stack.db.auditEntry.findMany({ where: { caseId }, orderBy: { seq: 'asc' } });
     expect(audits.map((a) => [a.actor, a.action, (a.data as any).phase, (a.data as any).code])).toEqual([
-      ['union-staff', 'referral.create', undefined, undefined],
+      ['union-staff', 'referral.add', undefined, undefined],
       ['union-staff', 'case.hold', 'attempt', undefined],
       ['union-staff', 'case.hold', 'refused', 'forbidden'],
       ['city-coordinator', 'case.hold', 'attempt', undefined],
