@@ -38,6 +38,10 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v ?? null);
 }
 
+/** A form holds personal data: the trail keeps its digest. */
+export const formDigest = (form: unknown) =>
+  crypto.createHash('sha256').update(JSON.stringify(form)).digest('hex');
+
 interface HashedFields {
   chain: string;
   seq: number;

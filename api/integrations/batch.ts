@@ -5,9 +5,9 @@ import { regionWithin } from '../../domain/agencies';
 import { TaskCompletionSchema } from '../../domain/taskTypes';
 import { completeReferralTask } from '../../workflows/agencyReferral';
 import { completeTask } from '../../workflows/householdCase';
-import { auditSafely, canonicalJson, type AuditInput } from '../audit';
+import { auditedChange, canonicalJson, formDigest } from '../audit';
 import { actorOf, type Principal } from '../auth';
-import { problemFromFailure, zodIssues, type FieldIssue } from '../errors';
+import { Problem, problemFromFailure, zodIssues, type FieldIssue } from '../errors';
 import { log } from '../log';
 
 /**
@@ -51,30 +51,6 @@ function failed(taskId: string, status: number, code: string, detail: string, er
   } as const;
 }
 
-/**
- * One audit entry per Update: a batch retried while the projection still shows the task open runs
- * the same Update again (Temporal answers it from the first run) and must not audit it twice. An
- * advisory lock on the Update ID serialises concurrent retries around the check.
- */
-async function auditOncePerUpdate(db: Db, updateId: string, entry: AuditInput): Promise<void> {
-  await db.$transaction(
-    async (tx) => {
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${updateId}, 0))`;
-      const seen = await tx.auditEntry.findFirst({
-        where: {
-          caseId: entry.caseId ?? null,
-          action: entry.action,
-          target: entry.target ?? null,
-          data: { path: ['updateId'], equals: updateId },
-        },
-        select: { seq: true },
-      });
-      if (!seen) await auditSafely(db, { ...entry, data: { ...entry.data, updateId } });
-    },
-    { timeout: 30_000 },
-  );
-}
-
 export async function completeBatchItem(
   deps: BatchDeps,
   p: Principal,
@@ -115,16 +91,34 @@ export async function completeBatchItem(
   const handle = client.workflow.getHandle(task.workflowId);
   let applied: Pick<Extract<BatchItemResult, { ok: true }>, 'stage' | 'referral'>;
   try {
-    // A stuck workflow must not hold the whole batch: past the deadline the item is pending; the
-    // same item sent again carries the same Update ID and learns the one outcome.
-    applied = await client.withDeadline(Date.now() + deps.itemWaitMs, async () => {
-      if (task.workflowId === c.workflowId) {
-        const view = await handle.executeUpdate(completeTask, { args: [input], updateId });
-        return { stage: view.stage };
-      }
-      const view = await handle.executeUpdate(completeReferralTask, { args: [input], updateId });
-      return { referral: { referralId: view.referralId, status: view.status } };
-    });
+    // Audited as any change (attempt, Update, outcome), once per Update ID: a batch retried while
+    // the projection still shows the task open runs the same Update again (Temporal answers it from
+    // the first run), reuses an attempt left open and records nothing twice.
+    applied = await auditedChange(
+      db,
+      {
+        caseId: task.caseId,
+        principal: p,
+        action: 'task.complete',
+        target: task.id,
+        requestId,
+        workflowId: task.workflowId,
+        updateId,
+        data: { type: task.type, formSha256: formDigest(completion.data.form), via: 'batch' },
+      },
+      // A stuck workflow must not hold the whole batch: past the deadline the item is pending; the
+      // same item sent again carries the same Update ID and learns the one outcome.
+      () =>
+        client.withDeadline(Date.now() + deps.itemWaitMs, async () => {
+          if (task.workflowId === c.workflowId) {
+            const view = await handle.executeUpdate(completeTask, { args: [input], updateId });
+            return { stage: view.stage };
+          }
+          const view = await handle.executeUpdate(completeReferralTask, { args: [input], updateId });
+          return { referral: { referralId: view.referralId, status: view.status } };
+        }),
+      { outcome: (r) => ({ ...r }) },
+    );
   } catch (err) {
     if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError)
       return {
@@ -134,18 +128,10 @@ export async function completeBatchItem(
         pending: true,
         detail: `the case did not answer within ${deps.itemWaitMs / 1000} s; send the same item again to learn its outcome (it is applied at most once)`,
       };
-    const prob = problemFromFailure(err);
+    const prob = err instanceof Problem ? err : problemFromFailure(err);
     if (!prob) throw err;
     return failed(task.id, prob.status, prob.code, prob.message, prob.errors);
   }
-  await auditOncePerUpdate(db, updateId, {
-    caseId: task.caseId,
-    principal: p,
-    action: 'task.complete',
-    target: task.id,
-    requestId,
-    data: { type: task.type, via: 'batch' },
-  });
   return { taskId: task.id, ok: true, status: 200, ...applied };
 }
 

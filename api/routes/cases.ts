@@ -307,6 +307,7 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
       const t = await db.caseTask.findUnique({ where: { id: command.taskId } });
       if (t) await assertAssignable(db, t, command.assignee, 'body.assignee');
     }
+    const updateId = updateIdFor(req, `case:${c.id}`);
     let view;
     try {
       view = await auditedChange(
@@ -318,13 +319,14 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
           target: 'taskId' in command ? (command.taskId ?? c.id) : c.id,
           requestId: req.requestId,
           workflowId: c.workflowId,
+          updateId,
           data: command as unknown as Record<string, unknown>,
         },
         () =>
           // The workflow ID is the household's: naming the case keeps an ended case's actions off its successor.
           client.workflow.getHandle(c.workflowId).executeUpdate(act, {
             args: [{ actor: actorOf(p), command, caseId: c.id }],
-            updateId: updateIdFor(req, `case:${c.id}`),
+            updateId,
           }),
         { outcome: (v) => ({ stage: v.stage }) },
       );

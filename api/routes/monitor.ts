@@ -3,9 +3,10 @@ import { z } from 'zod';
 import type { Db } from '../../db/client';
 import { regionWithin } from '../../domain/agencies';
 import { DeadlineSchema } from '../../domain/policy';
+import type { ActInput } from '../../domain/journey/state';
 import { act } from '../../workflows/householdCase';
 import type { AppDeps } from '../app';
-import { audit } from '../audit';
+import { auditedChange } from '../audit';
 import { actorOf } from '../auth';
 import { Problem } from '../errors';
 import { idempotent, updateIdFor } from '../middleware/idempotency';
@@ -158,50 +159,56 @@ export function monitorRoutes({ db, client }: AppDeps): Router {
   drill('/monitor/payments', PaymentDrillSchema, drillPayments);
   drill('/monitor/milestones', MilestoneDrillSchema, drillMilestones);
 
+  /**
+   * A coordinator's action on a task or a case: an `act` Update on the workflow hosting it (a
+   * referral task's is the referral's, which hosts the same Update), audited as a change.
+   */
+  function monitorAct(
+    req: Request,
+    on: { caseId: string; target: string; workflowId: string },
+    command: ActInput['command'],
+    data: Record<string, unknown>,
+    caseArg?: string,
+  ) {
+    const p = principalOf(req);
+    const updateId = updateIdFor(req, `monitor:${on.target}`);
+    return auditedChange(
+      db,
+      {
+        caseId: on.caseId,
+        principal: p,
+        action: `monitor.${command.action}`,
+        target: on.target,
+        requestId: req.requestId,
+        workflowId: on.workflowId,
+        updateId,
+        data,
+      },
+      () =>
+        client.workflow
+          .getHandle(on.workflowId)
+          .executeUpdate(act, { args: [{ actor: actorOf(p), command, caseId: caseArg }], updateId }),
+    );
+  }
+
   r.post('/monitor/tasks/:id/actions', idempotent(), async (req, res) => {
     const { id } = parse(IdParamsSchema, req.params, ['params']);
     const body = parse(TaskActionSchema, req.body, ['body']);
-    const p = principalOf(req);
     const task = await db.caseTask.findUnique({ where: { id } });
-    if (!task || !regionWithin(task.regionCode, p.region))
+    if (!task || !regionWithin(task.regionCode, principalOf(req).region))
       throw new Problem(404, 'task_not_found', `no task ${id} in your region`);
-    const command = { ...body, taskId: task.id };
-    // Referral tasks live on the referral workflow, which hosts the same `act` Update.
-    const view = await client.workflow.getHandle(task.workflowId).executeUpdate(act, {
-      args: [{ actor: actorOf(p), command }],
-      updateId: updateIdFor(req, `monitor:${task.id}`),
-    });
-    await audit(db, {
-      caseId: task.caseId,
-      principal: p,
-      action: `monitor.${body.action}`,
-      target: task.id,
-      requestId: req.requestId,
-      data: { ...body },
-    });
-    res.json(view);
+    const on = { caseId: task.caseId, target: task.id, workflowId: task.workflowId };
+    res.json(await monitorAct(req, on, { ...body, taskId: task.id }, { ...body }));
   });
 
   r.post('/monitor/cases/:id/actions', idempotent(), async (req, res) => {
     const { id } = parse(IdParamsSchema, req.params, ['params']);
     const command = parse(CaseActionSchema, req.body, ['body']);
-    const p = principalOf(req);
     const c = await db.householdCase.findUnique({ where: { id } });
-    if (!c || !regionWithin(c.regionCode, p.region))
+    if (!c || !regionWithin(c.regionCode, principalOf(req).region))
       throw new Problem(404, 'case_not_found', `no case ${id} in your region`);
-    const view = await client.workflow.getHandle(c.workflowId).executeUpdate(act, {
-      args: [{ actor: actorOf(p), command, caseId: c.id }],
-      updateId: updateIdFor(req, `monitor:${c.id}`),
-    });
-    await audit(db, {
-      caseId: c.id,
-      principal: p,
-      action: `monitor.${command.action}`,
-      target: c.id,
-      requestId: req.requestId,
-      data: { ...command },
-    });
-    res.json(view);
+    const on = { caseId: c.id, target: c.id, workflowId: c.workflowId };
+    res.json(await monitorAct(req, on, command, { ...command }, c.id));
   });
 
   return r;

@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { RegionCodeSchema, regionWithin } from '../../domain/agencies';
@@ -8,7 +7,7 @@ import { TaskCompletionSchema, TaskTypeSchema, taskTypeInfo, type TaskType } fro
 import { act, completeTask } from '../../workflows/householdCase';
 import { completeReferralTask, referralAct } from '../../workflows/agencyReferral';
 import type { AppDeps } from '../app';
-import { auditOrRefuse, auditedChange } from '../audit';
+import { auditOrRefuse, auditedChange, formDigest } from '../audit';
 import { actorOf } from '../auth';
 import { Problem, problemFromFailure } from '../errors';
 import { inboxPage } from '../inbox';
@@ -391,10 +390,11 @@ export function taskRoutes({ db, client }: AppDeps): Router {
           target: task.id,
           requestId: req.requestId,
           workflowId: task.workflowId,
+          updateId: input.updateId,
           // The form itself holds personal data; the audit keeps its digest.
           data: {
             type: task.type,
-            formSha256: crypto.createHash('sha256').update(JSON.stringify(completion.form)).digest('hex'),
+            formSha256: formDigest(completion.form),
           },
         },
         complete,
@@ -475,6 +475,7 @@ export function taskRoutes({ db, client }: AppDeps): Router {
             target: task.id,
             requestId: req.requestId,
             workflowId: task.workflowId,
+            updateId: update.updateId,
             data: body as Record<string, unknown>,
           },
           async () =>

@@ -1,4 +1,5 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { Prisma } from '../../generated/prisma/client';
 import { createApiKey } from '../../api/auth';
 import { audit, openAuditAttempts, reconcileAuditTrail, verifyAuditChains } from '../../api/audit';
 import { caseWorkflowId, householdKey } from '../../api/households';
@@ -277,4 +278,94 @@ test("a referral whose outcome entry was lost is settled on the household's chai
   });
   expect(await reconcileAuditTrail(stack.db, { olderThanMs: 0, chains: [workflowId, second] })).toEqual([]);
   expect((await verifyAuditChains(stack.db, [workflowId, first.caseId, second])).problems).toEqual([]);
+});
+
+test('batch results and monitor actions are audited like any change: refused while the trail is down, and a lost outcome is settled', async () => {
+  const { caseId, task } = await referCase(stack);
+  const accepted = await stack.http('POST', `/v1/tasks/${task.id}/complete`, {
+    token: as('union-staff'),
+    body: { type: 'intakeReview', form: forms.intakeAccept },
+  });
+  expect(accepted.status).toBe(200);
+  const civil = await eventually(() =>
+    stack.db.caseTask.findFirst({ where: { caseId, type: 'dataComparisonCivil', status: 'open' } }),
+  );
+  const { key } = await createApiKey(stack.db, {
+    name: 'civil',
+    agency: 'civil_affairs',
+    region: REGION,
+    roles: ['staff'],
+  });
+  const batch = () =>
+    stack.http('POST', '/v1/batch/tasks/results', {
+      headers: { authorization: `ApiKey ${key}` },
+      body: { items: [{ taskId: civil.id, completion: { type: 'dataComparisonCivil', form: forms.civil } }] },
+    });
+  const coordinator = as('city-coordinator');
+  const remind = () =>
+    stack.http('POST', `/v1/monitor/tasks/${civil.id}/actions`, {
+      token: coordinator,
+      body: { action: 'remind' },
+    });
+  const hold = () =>
+    stack.http('POST', `/v1/monitor/cases/${caseId}/actions`, {
+      token: coordinator,
+      body: { action: 'hold', reason: 'household in hospital' },
+    });
+  const events = await stack.db.caseEvent.count({ where: { caseId } });
+  const entries = await stack.db.auditEntry.count({ where: { chain: caseId } });
+  await auditDown(async () => {
+    const refused = await batch();
+    expect(refused.status).toBe(200);
+    expect(refused.body.results).toEqual([
+      {
+        taskId: civil.id,
+        ok: false,
+        status: 503,
+        error: expect.objectContaining({ status: 503, code: 'audit_unavailable' }),
+      },
+    ]);
+    expect503(await remind());
+    expect503(await hold());
+  });
+  expect(await stack.db.caseEvent.count({ where: { caseId } })).toBe(events);
+  expect(await stack.db.auditEntry.count({ where: { chain: caseId } })).toBe(entries);
+  expect(await stack.db.caseTask.findUniqueOrThrow({ where: { id: civil.id } })).toMatchObject({
+    status: 'open',
+  });
+
+  // The outcome entries are lost (a crash right after each Update).
+  await auditDown(async () => {
+    expect((await batch()).body.results[0]).toMatchObject({ ok: true, status: 200 });
+    expect((await hold()).status).toBe(200);
+  }, `NEW."data"->>'phase' = 'applied'`);
+  const phases = async (action: string, target: string) =>
+    (
+      await stack.db.auditEntry.findMany({
+        where: { chain: caseId, action, target },
+        orderBy: { seq: 'asc' },
+      })
+    ).map((e) => (e.data as { phase: string }).phase);
+  expect(await phases('task.complete', civil.id)).toEqual(['attempt']);
+  expect(await phases('monitor.hold', caseId)).toEqual(['attempt']);
+  // The system retries before the projection has caught up: the same Update ID settles the attempt
+  // it left open, instead of opening another.
+  await eventually(
+    async () => (await stack.db.caseTask.findUnique({ where: { id: civil.id } }))?.status === 'completed',
+  );
+  await stack.db.caseTask.update({
+    where: { id: civil.id },
+    data: { status: 'open', completedAt: null, completedBy: null, result: Prisma.DbNull },
+  });
+  expect((await batch()).body.results[0]).toMatchObject({ ok: true, status: 200 });
+  expect(await phases('task.complete', civil.id)).toEqual(['attempt', 'applied']);
+  // The hold is settled from the workflow's own event.
+  expect(await reconcileAuditTrail(stack.db, { olderThanMs: 0, chains: [caseId] })).toEqual([
+    { chain: caseId, attemptSeq: expect.any(Number), phase: 'applied' },
+  ]);
+  expect(await phases('monitor.hold', caseId)).toEqual(['attempt', 'applied']);
+  expect(
+    await stack.db.caseEvent.count({ where: { caseId, type: 'task.completed', taskId: civil.id } }),
+  ).toBe(1);
+  expect((await verifyAuditChains(stack.db, [caseId])).problems).toEqual([]);
 });

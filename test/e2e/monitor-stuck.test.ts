@@ -176,12 +176,20 @@ test('a coordinator extends, reassigns, reminds and escalates through the workfl
     escalatedTo: { agency: 'hr', role: 'supervisor' },
   });
 
-  const audit = await stack.db.auditEntry.findMany({ where: { caseId: caseA }, orderBy: { seq: 'asc' } });
-  expect(audit.filter((a) => a.action.startsWith('monitor.')).map((a) => [a.action, a.actor])).toEqual([
-    ['monitor.extendDeadline', 'city-coordinator'],
-    ['monitor.reassign', 'city-coordinator'],
-    ['monitor.remind', 'city-coordinator'],
-    ['monitor.escalate', 'city-coordinator'],
+  // Each through the workflow, audited as an attempt before its Update and the outcome after.
+  const audit = await stack.db.auditEntry.findMany({
+    where: { caseId: caseA, action: { startsWith: 'monitor.' } },
+    orderBy: { seq: 'asc' },
+  });
+  expect(audit.map((a) => [a.action, a.actor, (a.data as any).phase])).toEqual([
+    ['monitor.extendDeadline', 'city-coordinator', 'attempt'],
+    ['monitor.extendDeadline', 'city-coordinator', 'applied'],
+    ['monitor.reassign', 'city-coordinator', 'attempt'],
+    ['monitor.reassign', 'city-coordinator', 'applied'],
+    ['monitor.remind', 'city-coordinator', 'attempt'],
+    ['monitor.remind', 'city-coordinator', 'applied'],
+    ['monitor.escalate', 'city-coordinator', 'attempt'],
+    ['monitor.escalate', 'city-coordinator', 'applied'],
   ]);
   // Another region's task is not found; staff cannot act through the monitor.
   expect((await action('household-far-1.t3', { action: 'remind' })).status).toBe(404);
@@ -235,10 +243,17 @@ test('hold stops a case’s clocks and hides it; resume gives each deadline back
   expect(after.dueAt.toISOString()).toBe(
     addWorkingDays(resumedEvent.at.toISOString(), left, cnMainlandCalendar),
   );
-  const audit = await stack.db.auditEntry.findMany({ where: { caseId: caseB }, orderBy: { seq: 'asc' } });
-  expect(audit.map((a) => a.action).filter((a) => a.startsWith('monitor.'))).toEqual([
-    'monitor.hold',
-    'monitor.resume',
+  const audit = await stack.db.auditEntry.findMany({
+    where: { caseId: caseB, action: { startsWith: 'monitor.' } },
+    orderBy: { seq: 'asc' },
+  });
+  expect(audit.map((a) => `${a.action}:${(a.data as any).phase}`)).toEqual([
+    'monitor.hold:attempt',
+    'monitor.hold:applied',
+    'monitor.hold:attempt',
+    'monitor.hold:refused',
+    'monitor.resume:attempt',
+    'monitor.resume:applied',
   ]);
 });
 
