@@ -165,21 +165,6 @@ function logAuditFailure(entry: AuditInput, err: unknown): void {
 }
 
 /**
- * Audits without failing the request, for what has already happened and cannot be refused any more
- * (a change's outcome): a failure is logged loudly, with the request ID.
- */
-export async function auditSafely(db: Db, entry: AuditInput): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await audit(db, entry);
-      return;
-    } catch (err) {
-      if (attempt >= 3) return logAuditFailure(entry, err);
-    }
-  }
-}
-
-/**
  * A change to the database and its audit entry in one transaction: both or neither. When the entry
  * cannot be appended the change is rolled back and the request refused (503).
  */
@@ -187,6 +172,7 @@ export async function auditedDbChange<T>(
   db: Db,
   change: (tx: Tx) => Promise<T>,
   entry: (result: T) => AuditInput,
+  opts: { timeout?: number } = {},
 ): Promise<T> {
   let auditFailed = false;
   try {
@@ -199,7 +185,7 @@ export async function auditedDbChange<T>(
         throw err;
       });
       return result;
-    });
+    }, opts);
   } catch (err) {
     throw auditFailed ? auditUnavailable() : err;
   }

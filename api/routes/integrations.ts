@@ -15,7 +15,7 @@ import {
 import { completeBatch } from '../integrations/batch';
 import { ensureWebhookDispatcher } from '../integrations/dispatcher';
 import type { AppDeps } from '../app';
-import { auditOrRefuse, auditSafely } from '../audit';
+import { auditOrRefuse, auditedDbChange } from '../audit';
 import type { Principal } from '../auth';
 import { Problem } from '../errors';
 import { householdKey } from '../households';
@@ -298,25 +298,30 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
       if (err instanceof TargetError) throw new Problem(422, 'invalid_webhook_target', err.message);
       throw err;
     }
-    const s = await db.webhookSubscription.create({
-      data: {
-        id: `whs_${crypto.randomBytes(8).toString('hex')}`,
-        owner: p.sub,
-        agency: p.agency,
-        region,
-        url: body.url,
-        eventTypes: body.eventTypes,
-        secret: newWebhookSecret(),
-      },
-    });
+    // The subscription and its audit entry commit together, or neither does (503 if the trail is down).
+    const s = await auditedDbChange(
+      db,
+      (tx) =>
+        tx.webhookSubscription.create({
+          data: {
+            id: `whs_${crypto.randomBytes(8).toString('hex')}`,
+            owner: p.sub,
+            agency: p.agency,
+            region,
+            url: body.url,
+            eventTypes: body.eventTypes,
+            secret: newWebhookSecret(),
+          },
+        }),
+      (row) => ({
+        principal: p,
+        action: 'webhook.subscribe',
+        target: row.id,
+        requestId: req.requestId,
+        data: { url: row.url, eventTypes: row.eventTypes, region },
+      }),
+    );
     await ensureDispatcher();
-    await auditSafely(db, {
-      principal: p,
-      action: 'webhook.subscribe',
-      target: s.id,
-      requestId: req.requestId,
-      data: { url: s.url, eventTypes: s.eventTypes, region },
-    });
     res
       .status(201)
       .json({ ...subscriptionView(s), secret: s.secret, retrySchedule: retryDelaysMs(process.env) });
@@ -334,13 +339,11 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
     const { id } = parse(IdParamsSchema, req.params, ['params']);
     const p = principalOf(req);
     await ownSubscription(p, id);
-    await db.webhookSubscription.update({ where: { id }, data: { active: false } });
-    await auditSafely(db, {
-      principal: p,
-      action: 'webhook.unsubscribe',
-      target: id,
-      requestId: req.requestId,
-    });
+    await auditedDbChange(
+      db,
+      (tx) => tx.webhookSubscription.update({ where: { id }, data: { active: false } }),
+      () => ({ principal: p, action: 'webhook.unsubscribe', target: id, requestId: req.requestId }),
+    );
     res.status(204).end();
   });
 
@@ -389,10 +392,18 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
     const d = await ownDelivery(p, id);
     const sub = await ownSubscription(p, d.subscriptionId);
     if (!sub.active) throw new Problem(409, 'subscription_inactive', 'the subscription has been deleted');
-    await db.webhookDelivery.update({
-      where: { id },
-      data: { status: 'pending', nextAttemptAt: new Date() },
-    });
+    await auditedDbChange(
+      db,
+      (tx) =>
+        tx.webhookDelivery.update({ where: { id }, data: { status: 'pending', nextAttemptAt: new Date() } }),
+      () => ({
+        caseId: d.caseId,
+        principal: p,
+        action: 'webhook.redeliver',
+        target: id,
+        requestId: req.requestId,
+      }),
+    );
     // Behind whatever the case still has queued for this subscription, so order is kept.
     await client.workflow.signalWithStart(webhookDelivery, {
       workflowId: deliveryWorkflowId(d.subscriptionId, d.caseId),
@@ -407,13 +418,6 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
       ],
       signal: enqueueDeliveries,
       signalArgs: [[{ deliveryId: id, redelivery: true }]],
-    });
-    await auditSafely(db, {
-      caseId: d.caseId,
-      principal: p,
-      action: 'webhook.redeliver',
-      target: id,
-      requestId: req.requestId,
     });
     res.status(202).json({ id, status: 'pending', eventId: d.eventId });
   });
@@ -493,7 +497,9 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
     });
     const valid = rows.filter((x) => x.status === 'pending').length;
     try {
-      await db.$transaction(
+      // The job and its audit entry commit together, or neither does (503 if the trail is down).
+      await auditedDbChange(
+        db,
         async (tx) => {
           await tx.importJob.create({
             data: {
@@ -513,6 +519,13 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
           for (let i = 0; i < rows.length; i += 2000)
             await tx.importRow.createMany({ data: rows.slice(i, i + 2000) });
         },
+        () => ({
+          principal: p,
+          action: 'import.upload',
+          target: jobId,
+          requestId: req.requestId,
+          data: { format, rows: rows.length, valid },
+        }),
         { timeout: 60_000 },
       );
     } catch (err) {
@@ -528,13 +541,6 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
         args: [{ jobId }],
         workflowIdConflictPolicy: 'USE_EXISTING',
       });
-    await auditSafely(db, {
-      principal: p,
-      action: 'import.upload',
-      target: jobId,
-      requestId: req.requestId,
-      data: { format, rows: rows.length, valid },
-    });
     res.status(202).json(await importReport(db, jobId));
   });
 

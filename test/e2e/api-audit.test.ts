@@ -3,9 +3,10 @@ import { Prisma } from '../../generated/prisma/client';
 import { createApiKey } from '../../api/auth';
 import { audit, openAuditAttempts, reconcileAuditTrail, verifyAuditChains } from '../../api/audit';
 import { caseWorkflowId, householdKey } from '../../api/households';
+import { deliveryWorkflowId, dispatcherWorkflowId } from '../../workflows/webhookDelivery';
 import { forms } from '../support/fixtures';
 import { eventually, startStack, type Stack } from '../support/stack';
-import { REGION, caseAwaitingSignOff, claimsOf, referCase, referralBody } from './api-helpers';
+import { REGION, caseAwaitingSignOff, claimsOf, idNumber, referCase, referralBody } from './api-helpers';
 
 /**
  * The audit trail fails closed: sensitive data leaves, and a change is made, only once its entry is
@@ -368,4 +369,76 @@ test('batch results and monitor actions are audited like any change: refused whi
     await stack.db.caseEvent.count({ where: { caseId, type: 'task.completed', taskId: civil.id } }),
   ).toBe(1);
   expect((await verifyAuditChains(stack.db, [caseId])).problems).toEqual([]);
+});
+
+test('webhook subscriptions, redeliveries and imports commit with their audit entry, or not at all', async () => {
+  process.env.WEBHOOK_ALLOW_PRIVATE_TARGETS = 'true';
+  const { key, id: keyId } = await createApiKey(stack.db, {
+    name: 'city system',
+    agency: 'union',
+    region: REGION,
+    roles: ['staff'],
+  });
+  const asKey = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    stack.http(method, path, { body, headers: { authorization: `ApiKey ${key}`, ...headers } });
+  const upload = () =>
+    asKey('POST', '/v1/imports', `idNumber,headName,regionCode\n${idNumber()},赵某,${REGION}\n`, {
+      'content-type': 'text/csv',
+    });
+  // A target nothing listens on, for an event type that never occurs: nothing is delivered.
+  const subscription = { url: 'http://127.0.0.1:9/hook', eventTypes: ['test.never'] };
+  const entries = () =>
+    stack.db.auditEntry.findMany({ where: { actor: `apikey:${keyId}` }, orderBy: { seq: 'asc' } });
+  try {
+    await auditDown(async () => {
+      expect503(await asKey('POST', '/v1/webhooks/subscriptions', subscription));
+      expect503(await upload());
+    });
+    expect(await stack.db.webhookSubscription.count({ where: { owner: `apikey:${keyId}` } })).toBe(0);
+    expect(await stack.db.importJob.count({ where: { owner: `apikey:${keyId}` } })).toBe(0);
+    expect(await entries()).toEqual([]);
+
+    const made = await asKey('POST', '/v1/webhooks/subscriptions', subscription);
+    expect(made.status).toBe(201);
+    const delivery = await stack.db.webhookDelivery.create({
+      data: {
+        id: 'whd-audit-1',
+        subscriptionId: made.body.id,
+        eventId: 'case-x/w#1',
+        caseId: 'case-x',
+        eventType: 'test.never',
+        eventAt: new Date(),
+        payload: {},
+        status: 'failed',
+      },
+    });
+    await auditDown(async () => {
+      expect503(await asKey('POST', `/v1/webhooks/deliveries/${delivery.id}/redeliver`));
+      expect503(await asKey('DELETE', `/v1/webhooks/subscriptions/${made.body.id}`));
+    });
+    expect(await stack.db.webhookDelivery.findUniqueOrThrow({ where: { id: delivery.id } })).toMatchObject({
+      status: 'failed',
+    });
+    await expect(
+      stack.client.workflow.getHandle(deliveryWorkflowId(made.body.id, 'case-x')).describe(),
+    ).rejects.toThrow(WorkflowNotFoundError);
+    expect(
+      await stack.db.webhookSubscription.findUniqueOrThrow({ where: { id: made.body.id } }),
+    ).toMatchObject({ active: true });
+
+    expect((await asKey('DELETE', `/v1/webhooks/subscriptions/${made.body.id}`)).status).toBe(204);
+    const job = await upload();
+    expect(job.status).toBe(202);
+    expect((await entries()).map((e) => [e.action, e.target])).toEqual([
+      ['webhook.subscribe', made.body.id],
+      ['webhook.unsubscribe', made.body.id],
+      ['import.upload', job.body.id],
+    ]);
+  } finally {
+    delete process.env.WEBHOOK_ALLOW_PRIVATE_TARGETS;
+    await stack.client.workflow
+      .getHandle(dispatcherWorkflowId(stack.config.TEMPORAL_TASK_QUEUE))
+      .terminate('test over')
+      .catch(() => undefined);
+  }
 });
