@@ -32,7 +32,15 @@ import { newWebhookSecret } from '../integrations/signing';
 import { TargetError, allowPrivateTargets, assertWebhookTarget } from '../integrations/targets';
 import { retryDelaysMs } from '../integrations/webhookPolicy';
 import { registerPath } from '../openapi';
-import { IdParamsSchema, parse, principalOf } from './shared';
+import {
+  ACTIVE_TASK_STATUSES,
+  IdParamsSchema,
+  parse,
+  principalOf,
+  seesWholeCases,
+  tasksSeenOnCase,
+  visibleCase,
+} from './shared';
 
 const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 
@@ -90,7 +98,7 @@ const doc = (method: 'get' | 'post' | 'delete', path: string, summary: string, e
 doc(
   'get',
   '/v1/referrals/:id',
-  'A referral’s case: stage, open tasks by agency, agency referrals (no personal data)',
+  'A referral’s case: stage, open tasks, agency referrals (no personal data); seen as GET /v1/cases/:id: whole by the union and coordinators, else your agency’s part while it has open work there',
 );
 doc('get', '/v1/referrals', 'Incremental feed of cases you referred or work on, by `updatedSince` cursor', {
   query: FeedQuerySchema,
@@ -163,7 +171,10 @@ function decodeCursor(raw: string): FeedCursor {
   throw new Problem(400, 'invalid_cursor', 'updatedSince must be an ISO instant or a nextCursor value');
 }
 
+/** A case's status as integrators see it: the union and coordinators whole, others their agency's part. */
 function caseStatus(
+  p: Principal,
+  whole: boolean,
   c: {
     id: string;
     stage: string;
@@ -191,8 +202,18 @@ function caseStatus(
     ending: s.ending ?? null,
     updatedAt: c.updatedAt,
     referralsReceived: s.referrals?.length ?? 0,
-    openTasks: openTasks.map((t) => ({ type: t.type, agency: t.agency, status: t.status, dueAt: t.dueAt })),
-    agencyReferrals: (s.agencyReferrals ?? []).map((r) => ({
+    openTasks: tasksSeenOnCase(p, whole, openTasks).map((t) => ({
+      type: t.type,
+      agency: t.agency,
+      status: t.status,
+      dueAt: t.dueAt,
+    })),
+    // Agency referrals likewise: another agency's measure says what the household needs.
+    agencyReferrals: tasksSeenOnCase(
+      p,
+      whole,
+      (s.agencyReferrals ?? []) as Array<Record<string, unknown> & { agency: string }>,
+    ).map((r) => ({
       id: r.id,
       measure: r.measure,
       agency: r.agency,
@@ -213,16 +234,18 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
   r.get('/referrals/:id', async (req, res) => {
     const { id } = parse(IdParamsSchema, req.params, ['params']);
     const p = principalOf(req);
-    const [c] = await db.$queryRaw<Array<Parameters<typeof caseStatus>[0]>>`
-      SELECT c."id", c."stage", c."regionCode", c."onHold", c."openedAt", c."endedAt", c."updatedAt", c."summary"
-        FROM "HouseholdCase" c WHERE c."id" = ${id} AND ${involvedSql(p.agency, Prisma.sql`c."id"`)}`;
-    if (!c || !regionWithin(c.regionCode, p.region))
-      throw new Problem(404, 'referral_not_found', `no referral ${id} visible to you`);
+    // The sight of GET /v1/cases/:id: the whole case for the union and coordinators in region,
+    // another agency's own part while it has open work there, else absent.
+    const { case: c, whole } = await visibleCase(db, p, id).catch((err: unknown) => {
+      throw err instanceof Problem && err.status === 404
+        ? new Problem(404, 'referral_not_found', `no referral ${id} visible to you`)
+        : err;
+    });
     const tasks = await db.caseTask.findMany({
-      where: { caseId: c.id, status: { in: ['open', 'awaiting_correction'] } },
+      where: { caseId: c.id, status: { in: ACTIVE_TASK_STATUSES } },
       orderBy: { dueAt: 'asc' },
     });
-    res.json(caseStatus(c, tasks));
+    res.json(caseStatus(p, whole, c, tasks));
   });
 
   r.get('/referrals', async (req, res) => {
@@ -231,7 +254,7 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
     const from = q.updatedSince ? decodeCursor(q.updatedSince) : FEED_START;
     // Only rows written by transactions that have all ended (below the snapshot's xmin): a
     // transaction still open, however long, can only commit rows that sort after this page.
-    const rows = await db.$queryRaw<Array<Parameters<typeof caseStatus>[0] & { writeXid: bigint }>>`
+    const rows = await db.$queryRaw<Array<Parameters<typeof caseStatus>[2] & { writeXid: bigint }>>`
       SELECT c."id", c."stage", c."regionCode", c."onHold", c."openedAt", c."endedAt", c."updatedAt", c."summary",
              c."writeXid"
         FROM "HouseholdCase" c
@@ -243,7 +266,7 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
        ORDER BY c."writeXid", c."id" LIMIT ${q.limit}`;
     const tasks = rows.length
       ? await db.caseTask.findMany({
-          where: { caseId: { in: rows.map((c) => c.id) }, status: { in: ['open', 'awaiting_correction'] } },
+          where: { caseId: { in: rows.map((c) => c.id) }, status: { in: ACTIVE_TASK_STATUSES } },
           orderBy: { dueAt: 'asc' },
         })
       : [];
@@ -251,6 +274,8 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
     res.json({
       items: rows.map((c) =>
         caseStatus(
+          p,
+          seesWholeCases(p),
           c,
           tasks.filter((t) => t.caseId === c.id),
         ),

@@ -6,9 +6,9 @@ import { REGION, caseWithHousingReferral, claimsOf, referCase } from './api-help
 /**
  * Object-level authorization. Every task endpoint, tried by every principal of a foreign agency or
  * a foreign region (staff tokens and integrator keys), must answer 404/403, leak nothing of the case
- * and change nothing. Every case endpoint, tried by every principal, must show the whole case only
- * to the union and coordinators in region, another agency only its own part while it has open work
- * on the case, and nothing to anyone else.
+ * and change nothing. Every case endpoint (the integrators' `GET /v1/referrals/:id` too), tried by
+ * every principal, must show the whole case only to the union and coordinators in region, another
+ * agency only its own part while it has open work on the case, and nothing to anyone else.
  */
 let stack: Stack;
 type Who = { label: string; agency: string; roles: string[]; region: string; auth: Record<string, string> };
@@ -283,10 +283,31 @@ test('every case endpoint × every principal: the whole case, your own part of i
         headers: p.auth,
         body: { action: 'raiseObjection', text: 'x' },
       });
+      // The integrators' status of the same case: the same sight.
+      const status = await stack.http('GET', `/v1/referrals/${t.caseId}`, { headers: p.auth });
       if (sight === 'none') {
         if (res.status !== 404 || leaks(t, res, false).length) fail(t, p, 'GET case', res);
         if (act.status !== 404 || leaks(t, act, false).length) fail(t, p, 'case action', act);
+        if (status.status !== 404 || leaks(t, status, false).length) fail(t, p, 'GET referral', status);
         continue;
+      }
+      const statusBody = status.body as {
+        openTasks?: Array<{ type: string; agency: string }>;
+        agencyReferrals?: Array<{ agency: string }>;
+      };
+      const open = tasks.filter((x) => ['open', 'awaiting_correction'].includes(x.status));
+      const shown = (statusBody.openTasks ?? []).map((o) => `${o.agency}:${o.type}`).sort();
+      const expected = open
+        .filter((x) => sight === 'whole' || x.agency === p.agency)
+        .map((x) => `${x.agency}:${x.type}`)
+        .sort();
+      if (status.status !== 200 || JSON.stringify(shown) !== JSON.stringify(expected))
+        fail(t, p, `GET referral: open tasks ${shown.join(',')}, expected ${expected.join(',')}`, status);
+      if (sight === 'own') {
+        if (leaks(t, status, true).length)
+          fail(t, p, `GET referral leaked ${leaks(t, status, true)}`, status);
+        if (statusBody.agencyReferrals?.some((r) => r.agency !== p.agency))
+          fail(t, p, "GET referral: another agency's referral", status);
       }
       if (res.status !== 200) {
         fail(t, p, 'GET case', res);
