@@ -23,7 +23,7 @@ import {
 import { StatsQuerySchema, programStats } from '../monitor/stats';
 import { StuckQuerySchema, stuckList } from '../monitor/stuck';
 import { registerPath } from '../openapi';
-import { IdParamsSchema, parse, principalOf } from './shared';
+import { IdParamsSchema, assertAssignable, parse, principalOf } from './shared';
 
 const reason = z.string().trim().min(1).max(2000);
 export const TaskActionSchema = z.discriminatedUnion('action', [
@@ -197,6 +197,7 @@ export function monitorRoutes({ db, client }: AppDeps): Router {
     const task = await db.caseTask.findUnique({ where: { id } });
     if (!task || !regionWithin(task.regionCode, principalOf(req).region))
       throw new Problem(404, 'task_not_found', `no task ${id} in your region`);
+    if (body.action === 'reassign') await assertAssignable(db, task, body.assignee, 'body.assignee');
     const on = { caseId: task.caseId, target: task.id, workflowId: task.workflowId };
     res.json(await monitorAct(req, on, { ...body, taskId: task.id }, { ...body }));
   });

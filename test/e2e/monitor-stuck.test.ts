@@ -1,3 +1,4 @@
+import { createApiKey } from '../../api/auth';
 import { startStack, eventually, type Stack } from '../support/stack';
 import { demoUsers } from '../../scripts/demoUsers';
 import { cnMainlandCalendar } from '../../domain/calendar/cn-mainland';
@@ -198,6 +199,36 @@ test('a coordinator extends, reassigns, reminds and escalates through the workfl
     body: { action: 'remind' },
   });
   expect(staff.status).toBe(403);
+});
+
+test('a coordinator reassigns a task only within its agency: a known principal of another agency is refused (422), nothing changed', async () => {
+  const hr = await openTask(caseA, 'dataComparisonHr');
+  // Known principals: an integrator key (its row), a staff member who has acted (the audit trail).
+  const key = await createApiKey(stack.db, {
+    name: 'civil system',
+    agency: 'civil_affairs',
+    region: 'hl/harbin',
+    roles: ['staff'],
+  });
+  const audited = await stack.db.auditEntry.count({ where: { caseId: caseA } });
+  for (const assignee of ['union-staff', `apikey:${key.id}`]) {
+    const res = await stack.http('POST', `/v1/monitor/tasks/${hr.id}/actions`, {
+      token: user('city-coordinator'),
+      body: { action: 'reassign', assignee },
+    });
+    expect(res.status).toBe(422);
+    expect(res.body).toMatchObject({
+      type: '/problems/assignee_not_in_agency',
+      errors: [expect.objectContaining({ path: 'body.assignee', code: 'assignee_not_in_agency' })],
+    });
+  }
+  expect((await stack.db.caseTask.findUniqueOrThrow({ where: { id: hr.id } })).assignee).toBe(hr.assignee);
+  expect(await stack.db.auditEntry.count({ where: { caseId: caseA } })).toBe(audited);
+  expect(
+    await stack.db.caseEvent.count({
+      where: { caseId: caseA, taskId: hr.id, type: 'task.reassigned', actor: 'city-coordinator' },
+    }),
+  ).toBe(1);
 });
 
 test('hold stops a case’s clocks and hides it; resume gives each deadline back the working days it had left', async () => {
