@@ -2,7 +2,12 @@ import { Prisma } from '../../generated/prisma/client';
 import { cnMainlandCalendar } from '../../domain/calendar/cn-mainland';
 import { policies, currentPolicyVersion } from '../../domain/policy';
 
-/** `col` is the region or below it. Region codes are [a-z0-9-/] only, and the database collation is C, so LIKE 'x/%' uses the btree index. */
+/**
+ * `col` is the region or below it. Region codes are [a-z0-9-/] only, so the LIKE has no wildcard but
+ * its end. It is an index range under any database collation only on a `text_pattern_ops` index:
+ * each column filtered this way has one (CaseTask, HouseholdCase, ApiKey; migrations
+ * 20261123010000 and 20261123040000, checked in an ICU database by test/db/region-index.test.ts).
+ */
 export const inRegion = (col: Prisma.Sql, region: string) =>
   Prisma.sql`(${col} = ${region} OR ${col} LIKE ${`${region}/%`})`;
 

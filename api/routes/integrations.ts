@@ -31,6 +31,7 @@ import {
 import { newWebhookSecret } from '../integrations/signing';
 import { TargetError, allowPrivateTargets, assertWebhookTarget } from '../integrations/targets';
 import { retryDelaysMs } from '../integrations/webhookPolicy';
+import { inRegion } from '../monitor/sql';
 import { registerPath } from '../openapi';
 import {
   ACTIVE_TASK_STATUSES,
@@ -261,7 +262,7 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
        WHERE (c."writeXid", c."id") > (${from.xid}, ${from.id})
          AND c."writeXid" < (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)
          ${from.since ? Prisma.sql`AND c."updatedAt" >= ${from.since}` : Prisma.empty}
-         AND (c."regionCode" = ${p.region} OR c."regionCode" LIKE ${`${p.region}/%`})
+         AND ${inRegion(Prisma.sql`c."regionCode"`, p.region)}
          AND ${involvedSql(p.agency, Prisma.sql`c."id"`)}
        ORDER BY c."writeXid", c."id" LIMIT ${q.limit}`;
     const tasks = rows.length

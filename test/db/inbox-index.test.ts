@@ -1,10 +1,7 @@
-import crypto from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { Client } from 'pg';
 import { inboxCountSql, inboxPageSql, type InboxFilter } from '../../api/inbox';
-import { createDb, type Db } from '../../db/client';
-import { Prisma } from '../../generated/prisma/client';
+import type { Db } from '../../db/client';
+import type { Prisma } from '../../generated/prisma/client';
+import { collationOf, createIcuDatabase, planOf } from '../support/icuDatabase';
 import { dropTestDatabase } from '../support/stack';
 
 /**
@@ -18,23 +15,7 @@ let url: string;
 let db: Db;
 
 beforeAll(async () => {
-  const admin = new Client({ connectionString: process.env.TEST_DATABASE_URL });
-  await admin.connect();
-  const name = `hrp_icu_${crypto.randomBytes(4).toString('hex')}`;
-  await admin.query(`CREATE DATABASE ${name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'und'`);
-  await admin.end();
-  const u = new URL(process.env.TEST_DATABASE_URL!);
-  u.pathname = `/${name}`;
-  url = u.toString();
-  // The migration engine is ESM + WASM, which jest's CommonJS runtime cannot load: run the command.
-  execFileSync(
-    process.execPath,
-    [require.resolve('tsx/cli'), path.resolve(__dirname, '../../scripts/migrate.ts')],
-    {
-      env: { ...process.env, DATABASE_URL: url },
-    },
-  );
-  db = createDb(url, 2);
+  ({ url, db } = await createIcuDatabase());
   // 20k tasks over three agencies, two cities of ten counties with streets below, two statuses.
   await db.$executeRawUnsafe(`
     INSERT INTO "CaseTask" ("id","caseId","workflowId","type","agency","regionCode","status","createdAt","dueAt","context","updatedAt")
@@ -49,20 +30,12 @@ afterAll(async () => {
   if (url) await dropTestDatabase(url);
 });
 
-async function plan(sql: Prisma.Sql): Promise<string> {
-  const [, rows] = await db.$transaction([
-    db.$executeRaw`SET LOCAL enable_seqscan = off`,
-    db.$queryRaw<Array<{ 'QUERY PLAN': string }>>(Prisma.sql`EXPLAIN ${sql}`),
-  ]);
-  return rows.map((r) => r['QUERY PLAN']).join('\n');
-}
+const plan = (sql: Prisma.Sql) => planOf(db, sql);
 
 const filter = (region: string): InboxFilter => ({ agency: 'hr', status: 'open', region, now: new Date() });
 
 test('the database under test does not use the C collation', async () => {
-  const [row] = await db.$queryRaw<Array<{ provider: string; locale: string }>>`
-    SELECT datlocprovider::text AS provider, daticulocale AS locale FROM pg_database WHERE datname = current_database()`;
-  expect(row).toEqual({ provider: 'i', locale: 'und' });
+  expect(await collationOf(db)).toEqual({ provider: 'i', locale: 'und' });
 });
 
 test('a late page seeks to its cursor in (agency, status, dueAt, id) with a row comparison', async () => {
