@@ -3,12 +3,12 @@ import type { Claims } from '../../api/auth';
 import { caseWorkflowId, householdKey } from '../../api/households';
 import type { Actor } from '../../domain/agencies';
 import { cnMainlandCalendar } from '../../domain/calendar/cn-mainland';
-import { applyAction, completeTask, startCase, tick } from '../../domain/journey/machine';
-import type { Action, CaseState } from '../../domain/journey/state';
+import type { Action } from '../../domain/journey/state';
 import { currentPolicyVersion, policies } from '../../domain/policy';
 import { householdCase } from '../../workflows/householdCase';
 import { demoUsers } from '../../scripts/demoUsers';
 import { forms } from '../support/fixtures';
+import { pastCase } from '../support/pastCase';
 import { eventually, type Stack } from '../support/stack';
 
 /** Shared by the api-*.test.ts suites: demo principals, households, and cases at later stages. */
@@ -58,55 +58,47 @@ const actor = (sub: string): Actor => {
 };
 
 /**
- * A case run by the pure state machine at past times (`daysAgo`), then handed to a real workflow
- * (`resume`), exactly as after a continue-as-new: the workflow and its projection take over with
- * tasks, due times and events that lie in the past, which the dev server cannot otherwise produce.
+ * A case run by the pure state machine at past times (`daysAgo`, see `pastCase`) by the demo
+ * principals, then handed to a real workflow (`resume`), exactly as after a continue-as-new: the
+ * workflow and its projection take over with tasks, due times and events that lie in the past, which
+ * the dev server cannot otherwise produce.
  */
 export function caseInThePast(stack: Stack, headName: string, startedDaysAgo: number) {
   const household = { idNumber: idNumber(), headName, regionCode: REGION };
   const key = householdKey(household.idNumber, stack.config.HOUSEHOLD_KEY_SECRET);
   const workflowId = caseWorkflowId(key);
-  const at = (daysAgo: number) => new Date(Date.now() - daysAgo * 24 * 3600_000).toISOString();
-  const referral = { source: 'cadre', referrer: 'Daoli district union' } as const;
-  const s: CaseState = startCase(
-    {
-      household,
-      householdKey: key,
-      referral,
-      policy: policies[currentPolicyVersion]!,
-      calendar: cnMainlandCalendar,
-    },
-    { workflowId, caseId: `case-${crypto.randomBytes(8).toString('hex')}` },
-    at(startedDaysAgo),
-  );
-  applyAction(s, actor('union-staff'), { action: 'addReferral', referral }, at(startedDaysAgo));
+  const past = pastCase({
+    household,
+    householdKey: key,
+    referral: { source: 'cadre', referrer: 'Daoli district union' },
+    policy: policies[currentPolicyVersion]!,
+    calendar: cnMainlandCalendar,
+    workflowId,
+    caseId: `case-${crypto.randomBytes(8).toString('hex')}`,
+    referrer: actor('union-staff'),
+    startedDaysAgo,
+    now: Date.now,
+  });
+  const { s } = past;
   return {
     s,
     workflowId,
     idNumber: household.idNumber,
-    done(type: string, form: unknown, who: string, daysAgo: number) {
-      const t = Object.values(s.tasks).find((x) => x.type === type && x.status === 'open')!;
-      completeTask(s, { taskId: t.id, actor: actor(who), completion: { type, form } as never }, at(daysAgo));
-    },
-    act(command: Action, who: string, daysAgo: number) {
-      applyAction(s, actor(who), command, at(daysAgo));
-    },
-    tick: (daysAgo: number) => tick(s, at(daysAgo)),
+    done: (type: string, form: unknown, who: string, daysAgo: number) =>
+      past.done(type, form, actor(who), daysAgo),
+    act: (command: Action, who: string, daysAgo: number) => past.act(command, actor(who), daysAgo),
+    tick: past.tick,
     /** Intake, comparison, survey, deliberation, then the 7-day public notice: at sign-off by `noticeEnd`. */
-    toSignOff(deliberationDaysAgo: number, noticeEndDaysAgo: number) {
-      const d = deliberationDaysAgo;
-      this.done('intakeReview', forms.intakeAccept, 'union-staff', d + 3);
-      this.done('dataComparisonCivil', forms.civil, 'civil-affairs-staff', d + 2);
-      this.done('dataComparisonHr', forms.hr, 'hr-staff', d + 2);
-      this.done('householdSurvey', forms.surveyEligible, 'union-staff', d + 1);
-      this.done('collectiveDeliberation', forms.deliberationApprove, 'union-staff', d);
-      this.tick(noticeEndDaysAgo);
-      if (s.stage !== 'sign_off') throw new Error(`fixture case is at ${s.stage}, not sign_off`);
-    },
+    toSignOff: (deliberationDaysAgo: number, noticeEndDaysAgo: number) =>
+      past.toSignOff(
+        { union: actor('union-staff'), civil: actor('civil-affairs-staff'), hr: actor('hr-staff') },
+        deliberationDaysAgo,
+        noticeEndDaysAgo,
+      ),
     /** The chair signs (filing the case), then the plan puts it in assistance with `measures`. */
     assist(measures: string[], planDaysAgo: number) {
-      this.done('chairSignOff', forms.sign, 'union-chair', planDaysAgo + 1);
-      this.done('assistancePlan', { route: 'assist', measures }, 'union-staff', planDaysAgo);
+      past.done('chairSignOff', forms.sign, actor('union-chair'), planDaysAgo + 1);
+      past.done('assistancePlan', { route: 'assist', measures }, actor('union-staff'), planDaysAgo);
     },
     resume: (taskQueue = stack.config.TEMPORAL_TASK_QUEUE) =>
       stack.client.workflow.start(householdCase, { workflowId, taskQueue, args: [{ resume: s }] }),
