@@ -7,8 +7,10 @@ import { log } from './log';
 
 /**
  * The audit trail: every write through the API, and every read of sensitive fields, appended as a
- * hash-chained entry before the data leaves or the change is made (fail closed). Each case has its own chain (writes outside a case go to `_system`), so
- * editing, deleting or reordering an entry breaks the chain, which `verifyAuditChains` detects.
+ * hash-chained entry before the data leaves or the change is made (fail closed). Each case has its
+ * own chain (a referral's attempt goes to its household's, named by the workflow ID; writes outside
+ * a case to `_system`), so editing, deleting or reordering an entry breaks the chain, which
+ * `verifyAuditChains` detects.
  */
 export const SYSTEM_CHAIN = '_system';
 const GENESIS = '0'.repeat(64);

@@ -1,6 +1,6 @@
 /**
  * `npx tsx scripts/verify-audit.ts [--reconcile] [chain ...]`: recomputes the audit trail's hash
- * chains (one per case, `_system` for the rest) and reports any entry edited, removed or reordered.
+ * chains (one per case, one per household for referrals, `_system` for the rest) and reports any entry edited, removed or reordered.
  * It also lists change attempts left without an outcome for over 15 minutes (the API process died
  * between a workflow Update and its outcome entry); `--reconcile` settles them from the workflows'
  * own case events first (see docs/ARCHITECTURE.md, "Audit"). Exit code 0 when intact, 1 when

@@ -113,7 +113,7 @@ registerPath({
       schema: ReferralResultSchema,
     },
   },
-  problems: [400, 403, 409, 422],
+  problems: [400, 403, 409, 422, 503],
 });
 registerPath({
   method: 'get',

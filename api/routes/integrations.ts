@@ -86,6 +86,8 @@ const SYSTEM_TASK_TYPES = ['dataComparisonCivil', 'dataComparisonHr'];
 
 const tags = ['integrations'];
 const problems = [400, 401, 403, 404, 409, 422];
+/** Writes and sensitive reads are audited first: 503 when the trail cannot be written. */
+const audited = { problems: [...problems, 503] };
 const doc = (method: 'get' | 'post' | 'delete', path: string, summary: string, extra: object = {}) =>
   registerPath({
     method,
@@ -108,28 +110,34 @@ doc(
   'post',
   '/v1/webhooks/subscriptions',
   'Subscribe a URL to case events (the signing secret is returned once)',
-  { body: SubscriptionSchema },
+  { body: SubscriptionSchema, ...audited },
 );
 doc('get', '/v1/webhooks/subscriptions', 'Your subscriptions');
-doc('delete', '/v1/webhooks/subscriptions/:id', 'Stop a subscription (pending deliveries are cancelled)');
+doc(
+  'delete',
+  '/v1/webhooks/subscriptions/:id',
+  'Stop a subscription (pending deliveries are cancelled)',
+  audited,
+);
 doc('get', '/v1/webhooks/deliveries', 'The delivery log', { query: DeliveryQuerySchema });
 doc('get', '/v1/webhooks/deliveries/:id', 'One delivery with every attempt');
-doc('post', '/v1/webhooks/deliveries/:id/redeliver', 'Deliver an event again (same event ID)');
+doc('post', '/v1/webhooks/deliveries/:id/redeliver', 'Deliver an event again (same event ID)', audited);
 doc(
   'post',
   '/v1/imports',
   'Bulk referral file (text/csv or application/x-ndjson, at most 50,000 rows and 25 MB); the same rows again from your agency and region are one job',
-  { problems: [...problems, 413, 415] },
+  { problems: [...audited.problems, 413, 415] },
 );
 doc('get', '/v1/imports/:id', 'An import’s progress and per-row errors');
 doc('get', '/v1/imports/:id/rows', 'An import’s rows with their outcome', { query: RowsQuerySchema });
 doc('get', '/v1/batch/tasks', 'Your agency’s pending system tasks with the facts they need', {
   query: BatchPullSchema,
+  ...audited,
 });
 doc(
   'post',
   '/v1/batch/tasks/results',
-  'Complete many tasks; per item 200 (applied), 202 (pending: send it again later) or an error',
+  'Complete many tasks; per item 200 (applied), 202 (pending: send it again later) or an error (503 when the audit trail cannot be written)',
   { body: BatchResultsSchema },
 );
 

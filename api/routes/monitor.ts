@@ -101,7 +101,7 @@ registerPath({
   body: TaskActionSchema,
   idempotent: true,
   responses: { 200: { description: 'the case (or referral) view after the action' } },
-  problems,
+  problems: [...problems, 503],
 });
 registerPath({
   method: 'post',
@@ -111,7 +111,7 @@ registerPath({
   body: CaseActionSchema,
   idempotent: true,
   responses: { 200: { description: 'the case view after the action' } },
-  problems,
+  problems: [...problems, 503],
 });
 
 /** Coordinators (union joint office, city or county): stuck cases, unblocking actions, figures. */
