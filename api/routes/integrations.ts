@@ -507,7 +507,11 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
     const fileHash = sha256(`${format}\n${normalisedContent(req.body)}`);
     const jobId = `imp_${sha256(`${p.agency}|${p.region}|${fileHash}`).slice(0, 24)}`;
     const existing = await db.importJob.findUnique({ where: { id: jobId } });
-    if (existing) return void res.status(200).json({ ...(await importReport(db, jobId)), duplicate: true });
+    if (existing) {
+      // Stored but never started (the start failed after the job committed): uploading again starts it.
+      if (existing.status !== 'completed') await startImport(jobId);
+      return void res.status(200).json({ ...(await importReport(db, jobId)), duplicate: true });
+    }
 
     const records = readRecords(req.body, format);
     if ('fileError' in records) throw new Problem(400, 'invalid_file', records.fileError);
@@ -568,15 +572,19 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
         return void res.status(200).json({ ...(await importReport(db, jobId)), duplicate: true });
       throw err;
     }
-    if (valid)
-      await client.workflow.start(referralImport, {
-        workflowId: importWorkflowId(jobId),
-        taskQueue,
-        args: [{ jobId }],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-      });
+    if (valid) await startImport(jobId);
     res.status(202).json(await importReport(db, jobId));
   });
+
+  /** One import workflow per job (its ID is the job's): starting it again joins the running one. */
+  async function startImport(jobId: string): Promise<void> {
+    await client.workflow.start(referralImport, {
+      workflowId: importWorkflowId(jobId),
+      taskQueue,
+      args: [{ jobId }],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    });
+  }
 
   async function ownImport(req: Request, id: string) {
     const job = await db.importJob.findUnique({ where: { id } });

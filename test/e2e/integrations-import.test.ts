@@ -1,4 +1,7 @@
+import { Client, Connection } from '@temporalio/client';
+import { createApp } from '../../api/app';
 import { createApiKey } from '../../api/auth';
+import { listen } from '../../api/server';
 import { recordHistories } from '../support/histories';
 import { importWorkflowId } from '../../workflows/webhookDelivery';
 import { eventually, startStack, type Stack } from '../support/stack';
@@ -140,6 +143,39 @@ test('progress is counted while the import runs, not only at its end', async () 
   // Seen part-way: running, with some rows but not all counted (150 rows are less than one chunk).
   expect(samples.some(([status, n]) => status === 'running' && n > 0 && n < 150)).toBe(true);
   expect(samples.at(-1)).toEqual(['completed', 150]);
+});
+
+test('a job stored but never started (Temporal unreachable at upload) starts when the file is uploaded again', async () => {
+  // An API whose Temporal connection is gone: the job commits, its workflow cannot start.
+  const connection = await Connection.connect({ address: stack.config.TEMPORAL_ADDRESS });
+  const cut = await listen(
+    createApp({ config: stack.config, db: stack.db, client: new Client({ connection }) }),
+    0,
+    '127.0.0.1',
+  );
+  await connection.close();
+  const file = ['idNumber,headName,regionCode', `${idNumber(5001)},户主,hl/harbin/daoli`].join('\n');
+  try {
+    const failed = await fetch(`http://127.0.0.1:${cut.port}/v1/imports`, {
+      method: 'POST',
+      headers: { authorization: `ApiKey ${key}`, 'content-type': 'text/csv' },
+      body: file,
+    });
+    expect(failed.status).toBe(500);
+  } finally {
+    await cut.close();
+  }
+  const stored = await stack.db.importJob.findFirstOrThrow({ where: { processedRows: 0, validRows: 1 } });
+  expect(stored.status).toBe('queued');
+
+  const again = await upload(file, 'text/csv');
+  expect(again.status).toBe(200);
+  expect(again.body).toMatchObject({ id: stored.id, duplicate: true });
+  const done = await eventually(async () => {
+    const r = await get(`/v1/imports/${stored.id}`);
+    return r.body.status === 'completed' && r.body;
+  }, 30_000);
+  expect(done).toMatchObject({ processedRows: 1, startedCases: 1, failedRows: 0 });
 });
 
 test('a file over 50,000 rows or 25 MB is refused whole, with what to do', async () => {
