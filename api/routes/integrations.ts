@@ -101,7 +101,7 @@ const doc = (method: 'get' | 'post' | 'delete', path: string, summary: string, e
 doc(
   'get',
   '/v1/referrals/:id',
-  'A referral’s case: stage, open tasks, agency referrals (no personal data); seen as GET /v1/cases/:id: whole by the union and coordinators, else your agency’s part while it has open work there',
+  'A referral’s case: stage, open tasks, agency referrals (no personal data); seen as GET /v1/cases/:id (whole by the union and coordinators, else your agency’s part while it has open work there), and by the agency that referred it (its own part)',
 );
 doc('get', '/v1/referrals', 'Incremental feed of cases you referred or work on, by `updatedSince` cursor', {
   query: FeedQuerySchema,
@@ -244,11 +244,16 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
     const { id } = parse(IdParamsSchema, req.params, ['params']);
     const p = principalOf(req);
     // The sight of GET /v1/cases/:id: the whole case for the union and coordinators in region,
-    // another agency's own part while it has open work there, else absent.
-    const { case: c, whole } = await visibleCase(db, p, id).catch((err: unknown) => {
-      throw err instanceof Problem && err.status === 404
-        ? new Problem(404, 'referral_not_found', `no referral ${id} visible to you`)
-        : err;
+    // another agency's own part while it has open work there; and the agency that referred the
+    // household follows its referral: the case's status and its own part, as in the feed.
+    const { case: c, whole } = await visibleCase(db, p, id).catch(async (err: unknown) => {
+      if (!(err instanceof Problem && err.status === 404)) throw err;
+      const sent = await db.caseEvent.findFirst({
+        where: { caseId: id, type: 'case.referral_received', agency: p.agency },
+      });
+      const referred = sent && (await db.householdCase.findUnique({ where: { id } }));
+      if (referred && regionWithin(referred.regionCode, p.region)) return { case: referred, whole: false };
+      throw new Problem(404, 'referral_not_found', `no referral ${id} visible to you`);
     });
     const tasks = await db.caseTask.findMany({
       where: { caseId: c.id, status: { in: ACTIVE_TASK_STATUSES } },
