@@ -14,6 +14,7 @@ import { ActInputSchema, CompleteTaskInputSchema } from '../domain/journey/state
 import {
   DomainError,
   activeTasks,
+  addCalendarYears,
   assignTask,
   cancelTask,
   closeTask,
@@ -65,6 +66,8 @@ export const referralAct = defineUpdate<ReferralView, [ActInput]>('act');
 export const revokeReferral = defineSignal<[string]>('revokeReferral');
 /** The case was put on hold (true) or resumed (false): the referral's clocks follow. */
 export const holdReferral = defineSignal<[boolean]>('holdReferral');
+/** Calendar years the case merged since it sent the referral: the referral's deadlines count them too. */
+export const calendarPublished = defineSignal<[WorkingDayCalendar['years']]>('calendarPublished');
 export const referralState = defineQuery<ReferralView>('referralState');
 
 /**
@@ -290,6 +293,12 @@ export async function agencyReferral(input: AgencyReferralInput): Promise<Referr
       book.hold = null;
       record(book, 'referral.resumed', now, { heldMs: ms });
     } else return;
+    changes++;
+    await flush();
+  });
+
+  setHandler(calendarPublished, async (years) => {
+    addCalendarYears(book, years, nowIso());
     changes++;
     await flush();
   });

@@ -16,6 +16,7 @@ import {
 } from '@temporalio/workflow';
 import type { CaseRow } from '../activities/projection';
 import {
+  activeReferralIds,
   applyAction,
   applyReferralUpdate,
   caseView,
@@ -44,7 +45,7 @@ import {
 } from '../domain/journey/state';
 import { claimCalendarYearsToAsk } from '../domain/journey/taskBook';
 import { measureByCode } from '../domain/measures';
-import { agencyReferral, holdReferral, revokeReferral } from './agencyReferral';
+import { agencyReferral, calendarPublished, holdReferral, revokeReferral } from './agencyReferral';
 import { CaseStage, HouseholdKey, RegionCode } from './searchAttributes';
 import {
   calendarYears,
@@ -110,7 +111,15 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
   async function askForCalendarYears(): Promise<void> {
     const years = claimCalendarYearsToAsk(state, nowIso());
     if (!years.length || !patched('calendar-refresh')) return;
+    const known = new Set(Object.keys(state.calendar.years));
     publishCalendarYears(state, await calendarYears({ calendarId: state.calendar.id, years }), nowIso());
+    const added = Object.fromEntries(Object.entries(state.calendar.years).filter(([y]) => !known.has(y)));
+    // The referrals started with the case's calendar of the time: they count the new years too.
+    if (Object.keys(added).length && patched('forward-calendar-years'))
+      for (const r of activeReferralIds(state))
+        await getExternalWorkflowHandle(r)
+          .signal(calendarPublished, added)
+          .catch(() => undefined); // already finished: nothing left to count
   }
 
   async function runEffect(e: Effect): Promise<void> {

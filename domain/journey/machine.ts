@@ -705,12 +705,16 @@ function sameReferral(a: Referral, b: Referral): boolean {
     : a.note === b.note;
 }
 
+/** The referrals still in an agency's hands (undecided, accepted or waitlisted). */
+export function activeReferralIds(s: CaseState): string[] {
+  return Object.values(s.agencyReferrals)
+    .filter((r) => ['pending', 'accepted', 'waitlisted'].includes(r.status))
+    .map((r) => r.id);
+}
+
 /** A hold stops the referrals' clocks too: the agencies' deadlines wait with the case. */
 function holdReferrals(s: CaseState, hold: boolean): void {
-  for (const r of Object.values(s.agencyReferrals)) {
-    if (['pending', 'accepted', 'waitlisted'].includes(r.status))
-      s.effects.push({ kind: 'holdReferral', referralId: r.id, hold });
-  }
+  for (const referralId of activeReferralIds(s)) s.effects.push({ kind: 'holdReferral', referralId, hold });
 }
 
 /**

@@ -956,6 +956,44 @@ test('a missing calendar year is flagged once per case, its referrals included',
   });
 });
 
+test('a calendar year published after a referral started reaches the referral: its deadline is recounted', async () => {
+  await withCase(async (c, store) => {
+    await env.sleep(untilNextLocal(await env.currentTimeMs(), 3, 2));
+    const { year, known } = await withoutThisYear(c);
+    await fileCase(c);
+    await c.complete(
+      'assistancePlan',
+      { route: 'assist', measures: ['medical_assistance', 'union_living_aid'] },
+      actors.unionStaff,
+    );
+    const referralTask = await waitFor(() => store.openTasks(c.caseId, 'referralAcceptance')[0]);
+    const opened = eventAt(store, referralTask.id, 'task.opened');
+    expect(referralTask.dueAt).toBe(addWorkingDays(opened, 5, c.calendar)); // weekdays alone
+
+    // The notice comes out: the five days after the referral opened are holidays.
+    const day = (n: number) =>
+      new Date(Date.parse(opened) + 8 * 3600_000 + n * DAY).toISOString().slice(0, 10);
+    const notice = { holidays: [1, 2, 3, 4, 5].map(day), makeupWorkdays: [] };
+    expect(notice.holidays.every((d) => d.startsWith(year))).toBe(true);
+    store.publishCalendarYear(calendar.id, year, notice);
+    const published = { ...calendar, years: { ...known, [year]: notice } };
+    // A day later the case needs the year again (a payment's approval deadline) and asks for it.
+    await skip(DAY + 3600_000);
+    await c.act(
+      { action: 'prepareAidPayment', measure: 'union_living_aid', amountCents: 100_000 },
+      actors.unionStaff,
+    );
+    const recounted = await waitFor(() =>
+      store.events.find((e) => e.type === 'task.due_recounted' && e.taskId === referralTask.id),
+    );
+    expect(recounted.workflowId).toBe(referralTask.workflowId);
+    expect(store.tasks.get(referralTask.id)?.dueAt).toBe(addWorkingDays(opened, 5, published));
+    expect(Date.parse(store.tasks.get(referralTask.id)!.dueAt)).toBeGreaterThan(
+      Date.parse(referralTask.dueAt),
+    );
+  });
+});
+
 test('union aid prepared in December and approved in January is paid against January’s annual cap', async () => {
   await withCase(async (c) => {
     await env.sleep(untilNextLocal(await env.currentTimeMs(), 12, 10));
