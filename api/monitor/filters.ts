@@ -4,7 +4,10 @@ import { policyValues, yearBounds } from './sql';
 /**
  * The rule behind each figure, written once: the statistics count with these predicates and the
  * drill-downs list with them, so a figure and the rows behind it cannot drift apart. Aliases: `c`
- * HouseholdCase, `m` CaseMilestone, `d` AidDisbursement, `t` CaseTask.
+ * HouseholdCase, `m` CaseMilestone, `d` AidDisbursement, `t` CaseTask. The statistics read most
+ * figures from tallies that triggers keep (migration 20261123050100_monitor_tallies): each rule
+ * there mirrors one here, and test/e2e/monitor-stats.test.ts checks every figure against its
+ * drill-down.
  */
 
 const inYear = (col: Prisma.Sql, year: number) => {
@@ -41,13 +44,17 @@ export const payment = (year: number, measure?: string) =>
 export const atCap = () => Prisma.sql`sum(d."amountCents") >= (SELECT p.cap
   FROM ${policyValues((p) => p.annualAidCapCents)} p(version, cap) WHERE p.version = c."policyVersion")`;
 
-/**
- * The tasks an agency's on-time rate for `year` judges: those completed in the year, and those
- * still open whose due time in the year has passed (late already, whatever happens next).
- */
-export const judgedTask = (year: number, now: Date) => Prisma.sql`(
-  (t."status" = 'completed' AND ${inYear(Prisma.sql`t."completedAt"`, year)})
-  OR (t."status" = 'open' AND t."dueAt" < ${now} AND ${inYear(Prisma.sql`t."dueAt"`, year)}))`;
+/** Completed in `year` (counted per region and agency by the MonitorTaskTally trigger). */
+const completedIn = (year: number) =>
+  Prisma.sql`(t."status" = 'completed' AND ${inYear(Prisma.sql`t."completedAt"`, year)})`;
+
+/** Still open and past a due time in `year`: late already, whatever happens next. */
+export const overdueIn = (year: number, now: Date) =>
+  Prisma.sql`(t."status" = 'open' AND t."dueAt" < ${now} AND ${inYear(Prisma.sql`t."dueAt"`, year)})`;
+
+/** The tasks an agency's on-time rate for `year` judges: those completed in the year, and those overdue in it. */
+export const judgedTask = (year: number, now: Date) =>
+  Prisma.sql`(${completedIn(year)} OR ${overdueIn(year, now)})`;
 
 /** A judged task is late when it was (or still is not) done by its due time. */
 export const lateTask = (now: Date) => Prisma.sql`COALESCE(t."completedAt", ${now}) > t."dueAt"`;

@@ -41,3 +41,21 @@ export function href(path: string, params: Record<string, string | number | bool
   for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, String(v));
   return `${path}?${q.toString()}`;
 }
+
+/**
+ * `inRegion` plus the byte range the subtree lies in (`region` ≤ col < `region0`: '/' is followed
+ * by '0'), which a btree with text_pattern_ops can seek; the OR alone leaves an index-only scan
+ * nothing to seek, so it reads every region's rows.
+ */
+export const inSubtree = (col: Prisma.Sql, region: string) =>
+  Prisma.sql`(${col} ~>=~ ${region} AND ${col} ~<~ ${`${region}0`} AND ${inRegion(col, region)})`;
+
+/** A policy parameter of each case's version, as a CASE over the versions (`fallback` for others). */
+export function policyCase(
+  version: Prisma.Sql,
+  pick: (p: (typeof policies)[string]) => number,
+  fallback: number,
+): Prisma.Sql {
+  const whens = Object.values(policies).map((p) => Prisma.sql`WHEN ${p.version}::text THEN ${pick(p)}::int`);
+  return Prisma.sql`(CASE ${version} ${Prisma.join(whens, ' ')} ELSE ${fallback}::int END)`;
+}

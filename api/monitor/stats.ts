@@ -3,8 +3,8 @@ import type { Db } from '../../db/client';
 import { Prisma } from '../../generated/prisma/client';
 import { RegionCodeSchema, regionWithin } from '../../domain/agencies';
 import { exitTargets, targetFor, type ExitTarget } from '../../domain/targets';
-import { atCap, exitedAsOf, grantMilestone, judgedTask, lateTask, payment, stageLeft } from './filters';
-import { and, childRegion, currentYear, href, inRegion, policyValues, yearBounds } from './sql';
+import { overdueIn } from './filters';
+import { childRegion, currentYear, href, inSubtree, policyValues, yearBounds } from './sql';
 
 export const StatsQuerySchema = z.object({
   region: RegionCodeSchema.optional(),
@@ -21,10 +21,15 @@ type Row = { key: string | null; n: number };
 const regionLink = (key: string, parent: string) =>
   key === parent ? { region: key, exactRegion: true } : { region: key };
 
+/** MonitorTally rows `s` of `figure` (one, or any of several) in the region's subtree. */
+const tally = (figure: string | string[], region: string) =>
+  Prisma.sql`s."figure" IN (${Prisma.join([figure].flat())}) AND ${inSubtree(Prisma.sql`s."regionCode"`, region)}`;
+/** Tally keys are never NULL: a NULL stage or cause is kept as ''. */
+const keyOut = Prisma.sql`NULLIF(s."key", '')`;
+
 /** Exit-target rows: the entry's own region, then each child region (and the region's own cases). */
 async function exitTargetRows(db: Db, region: string, year: number) {
   const { end } = yearBounds(year);
-  const c = Prisma.raw('c."regionCode"');
   const entries: Array<{ at: string; target: ExitTarget }> = [];
   for (const basis of ['deep', 'all'] as const) {
     const own = targetFor(region, year, basis);
@@ -35,13 +40,15 @@ async function exitTargetRows(db: Db, region: string, year: number) {
   }
   return Promise.all(
     entries.map(async ({ at, target: t }) => {
-      const basis = t.basis === 'deep' ? Prisma.sql`AND c."tier" = 'deep'` : Prisma.empty;
+      // Files by the end of the year (by tier), and the change in "filed and out at the end of
+      // the year" summed up to it (exitedAsOf in filters.ts).
+      const basis = t.basis === 'deep' ? Prisma.sql`AND s."key" = 'deep'` : Prisma.empty;
       const rows = await db.$queryRaw<Array<{ key: string; files: number; exits: number }>>`
-        SELECT ${childRegion(c, at)} AS key, count(*)::int AS files,
-               (count(*) FILTER (WHERE ${exitedAsOf(end)}))::int AS exits
-          FROM "HouseholdCase" c
-         WHERE ${inRegion(c, at)} AND c."filedAt" < ${end} ${basis}
-         GROUP BY 1 ORDER BY 1`;
+        SELECT ${childRegion(Prisma.sql`s."regionCode"`, at)} AS key,
+               (sum(s."n") FILTER (WHERE s."figure" = 'filed'))::int AS files,
+               COALESCE(sum(s."n") FILTER (WHERE s."figure" = 'exit'), 0)::int AS exits
+          FROM "MonitorTally" s WHERE ${tally(['filed', 'exit'], at)} AND s."year" <= ${year} ${basis}
+         GROUP BY 1 HAVING sum(s."n") FILTER (WHERE s."figure" = 'filed') > 0 ORDER BY 1`;
       const figure = (
         r: string,
         share: number,
@@ -92,60 +99,68 @@ async function exitTargetRows(db: Db, region: string, year: number) {
 }
 
 /**
- * The programme's figures for a region, from the database projection. Every count carries the
- * link to exactly the cases, tasks, payments or milestones it counts (filters.ts holds each rule).
+ * The programme's figures for a region. Every count carries the link to exactly the cases, tasks,
+ * payments or milestones it counts (filters.ts holds each rule). They are sums of the tallies the
+ * projection's triggers keep per region (migration 20261123050100_monitor_tallies), except the
+ * open tasks already late, which the clock makes late: those are counted from the index on open
+ * tasks. Medians are read at an offset in the stage times of the region (MonitorStageTime).
  */
 export async function programStats(db: Db, region: string, year = currentYear(), now = new Date()) {
-  const c = (col: string) => Prisma.raw(`c."${col}"`);
-  const scope = inRegion(c('regionCode'), region);
-  const open = and([scope, Prisma.sql`c."endedAt" IS NULL`]);
   const caps = policyValues((p) => p.annualAidCapCents);
+  const inYear = Prisma.sql`AND s."year" = ${year}`;
 
-  const [byStage, byTier, byCause, byRegion, aid, aidByMeasure, grants, stageDays, onTime, exits] =
-    await Promise.all([
-      db.$queryRaw<Row[]>`SELECT c."stage" AS key, count(*)::int AS n FROM "HouseholdCase" c
-                        WHERE ${scope} GROUP BY 1 ORDER BY 1`,
-      db.$queryRaw<Row[]>`SELECT c."tier" AS key, count(*)::int AS n FROM "HouseholdCase" c
-                        WHERE ${open} AND c."tier" IS NOT NULL GROUP BY 1 ORDER BY 1`,
-      db.$queryRaw<Row[]>`SELECT unnest(c."causes") AS key, count(*)::int AS n FROM "HouseholdCase" c
-                        WHERE ${open} GROUP BY 1 ORDER BY 1`,
-      db.$queryRaw<Row[]>`SELECT ${childRegion(c('regionCode'), region)} AS key, count(*)::int AS n
-                        FROM "HouseholdCase" c WHERE ${open} GROUP BY 1 ORDER BY 1`,
-      db.$queryRaw<
-        Array<{ households: number; paid: bigint | null; capTotal: bigint | null; atCap: number }>
-      >`
-      WITH h AS (
-        SELECT d."caseId", sum(d."amountCents") AS paid, max(p.cap) AS cap, ${atCap()} AS "atCap"
-          FROM "AidDisbursement" d JOIN "HouseholdCase" c ON c."id" = d."caseId"
-          LEFT JOIN ${caps} p(version, cap) ON p.version = c."policyVersion"
-         WHERE ${payment(year)} AND ${scope} GROUP BY d."caseId", c."policyVersion")
-      SELECT count(*)::int AS households, sum(paid)::bigint AS paid, sum(cap)::bigint AS "capTotal",
-             (count(*) FILTER (WHERE "atCap"))::int AS "atCap" FROM h`,
-      db.$queryRaw<Array<Row & { households: number; cents: bigint }>>`
-        SELECT d."measure" AS key, count(*)::int AS n, count(DISTINCT d."caseId")::int AS households,
-               sum(d."amountCents")::bigint AS cents
-          FROM "AidDisbursement" d JOIN "HouseholdCase" c ON c."id" = d."caseId"
-         WHERE ${payment(year)} AND ${scope} GROUP BY 1 ORDER BY 1`,
-      db.$queryRaw<Array<Row & { households: number }>>`
-        SELECT m."key" AS key, count(*)::int AS n, count(DISTINCT m."caseId")::int AS households
-          FROM "CaseMilestone" m JOIN "HouseholdCase" c ON c."id" = m."caseId"
-         WHERE ${grantMilestone(undefined, year)} AND ${scope}
-         GROUP BY 1 ORDER BY 1`,
-      db.$queryRaw<Array<{ key: string; n: number; households: number; medianMs: number }>>`
-        SELECT m."fromStage" AS key, count(*)::int AS n, count(DISTINCT m."caseId")::int AS households,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY m."durationMs") AS "medianMs"
-          FROM "CaseMilestone" m JOIN "HouseholdCase" c ON c."id" = m."caseId"
-         WHERE ${stageLeft(undefined, year)} AND ${scope}
-         GROUP BY 1 ORDER BY 1`,
-      db.$queryRaw<Array<{ key: string; n: number; completed: number; late: number }>>`
-        SELECT t."agency" AS key, count(*)::int AS n,
-               (count(*) FILTER (WHERE t."status" = 'completed'))::int AS completed,
-               (count(*) FILTER (WHERE ${lateTask(now)}))::int AS late
-          FROM "CaseTask" t
-         WHERE ${judgedTask(year, now)} AND ${inRegion(Prisma.sql`t."regionCode"`, region)}
-         GROUP BY 1 ORDER BY 1`,
-      exitTargetRows(db, region, year),
-    ]);
+  const [households, aid, aidByMeasure, grants, stageDays, onTime, exits] = await Promise.all([
+    db.$queryRaw<Array<Row & { figure: string }>>`
+      SELECT s."figure", CASE WHEN s."figure" = 'open' THEN ${childRegion(Prisma.sql`s."regionCode"`, region)}
+                              ELSE ${keyOut} END AS key, sum(s."n")::int AS n
+        FROM "MonitorTally" s WHERE ${tally(['stage', 'tier', 'cause', 'open'], region)} AND s."year" = 0
+       GROUP BY 1, 2 HAVING sum(s."n") > 0 ORDER BY 1, 2`,
+    db.$queryRaw<Array<{ households: number; paid: bigint | null; capTotal: bigint | null; atCap: number }>>`
+      SELECT COALESCE(sum(s."households"), 0)::int AS households, sum(s."cents")::bigint AS paid,
+             sum(s."households" * p.cap)::bigint AS "capTotal",
+             (SELECT count(*)::int FROM "MonitorCaseTally" t JOIN ${caps} q(version, cap) ON q.version = t."key"
+               WHERE t."figure" = 'aid' AND t."year" = ${year} AND t."cents" >= q.cap
+                 AND ${inSubtree(Prisma.sql`t."regionCode"`, region)}) AS "atCap"
+        FROM "MonitorTally" s LEFT JOIN ${caps} p(version, cap) ON p.version = s."key"
+       WHERE ${tally('aid', region)} ${inYear}`,
+    db.$queryRaw<Array<Row & { households: number; cents: bigint }>>`
+      SELECT s."key", sum(s."n")::int AS n, sum(s."households")::int AS households, sum(s."cents")::bigint AS cents
+        FROM "MonitorTally" s WHERE ${tally('aid_measure', region)} ${inYear} GROUP BY 1 HAVING sum(s."n") > 0 ORDER BY 1`,
+    db.$queryRaw<Array<Row & { households: number }>>`
+      SELECT s."key", sum(s."n")::int AS n, sum(s."households")::int AS households
+        FROM "MonitorTally" s WHERE ${tally('grant', region)} ${inYear} GROUP BY 1 HAVING sum(s."n") > 0 ORDER BY 1`,
+    // percentile_cont(0.5): the value at (n - 1) / 2, or halfway between it and the next one.
+    db.$queryRaw<Array<{ key: string; n: number; households: number; medianMs: number }>>`
+      WITH k AS (
+        SELECT ${keyOut} AS key, s."key" AS "fromStage", sum(s."n")::int AS n, sum(s."households")::int AS households
+          FROM "MonitorTally" s WHERE ${tally('departure', region)} ${inYear} GROUP BY 1, 2 HAVING sum(s."n") > 0)
+      SELECT k.key, k.n, k.households, mid.lo + 0.5 * (mid.hi - mid.lo) AS "medianMs"
+        FROM k CROSS JOIN LATERAL (
+          SELECT min(x.ms) AS lo, max(x.ms) AS hi
+            FROM (SELECT m."durationMs"::float8 AS ms FROM "MonitorStageTime" m
+                   WHERE m."scope" = ${region} AND m."year" = ${year} AND m."fromStage" = k."fromStage"
+                   ORDER BY m."durationMs" OFFSET (k.n - 1) / 2 LIMIT 2 - k.n % 2) x) mid
+       ORDER BY 1`,
+    // Completed tasks from the tally; open ones past due (all late) from the index on open tasks.
+    db.$queryRaw<Array<{ key: string; n: number; completed: number; late: number }>>`
+      WITH done AS (
+        SELECT s."agency", sum(s."completed") AS completed, sum(s."late") AS late
+          FROM "MonitorTaskTally" s
+         WHERE s."year" = ${year} AND ${inSubtree(Prisma.sql`s."regionCode"`, region)} GROUP BY 1),
+      overdue AS (
+        SELECT t."agency", count(*) AS n FROM "CaseTask" t
+         WHERE ${overdueIn(year, now)} AND ${inSubtree(Prisma.sql`t."regionCode"`, region)} GROUP BY 1)
+      SELECT COALESCE(d."agency", o."agency") AS key,
+             (COALESCE(d.completed, 0) + COALESCE(o.n, 0))::int AS n, COALESCE(d.completed, 0)::int AS completed,
+             (COALESCE(d.late, 0) + COALESCE(o.n, 0))::int AS late
+        FROM done d FULL JOIN overdue o ON o."agency" = d."agency"
+       WHERE COALESCE(d.completed, 0) + COALESCE(o.n, 0) > 0
+       ORDER BY 1`,
+    exitTargetRows(db, region, year),
+  ]);
+  const figure = (name: string): Row[] =>
+    households.filter((r) => r.figure === name).map(({ key, n }) => ({ key, n }));
+  const [byStage, byTier, byCause, byRegion] = ['stage', 'tier', 'cause', 'open'].map(figure);
 
   const counted = (rows: Row[], param: string, extra: Record<string, string | boolean> = {}) =>
     rows.map((r) => ({
@@ -162,10 +177,10 @@ export async function programStats(db: Db, region: string, year = currentYear(),
     region,
     year,
     households: {
-      byStage: counted(byStage, 'stage'),
-      byTier: counted(byTier, 'tier', { open: true }),
-      byCause: counted(byCause, 'cause', { open: true }),
-      byRegion: counted(byRegion, 'region', { open: true }),
+      byStage: counted(byStage!, 'stage'),
+      byTier: counted(byTier!, 'tier', { open: true }),
+      byCause: counted(byCause!, 'cause', { open: true }),
+      byRegion: counted(byRegion!, 'region', { open: true }),
     },
     exitTargets: exits,
     aid: {

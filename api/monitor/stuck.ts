@@ -2,7 +2,9 @@ import { z } from 'zod';
 import type { Db } from '../../db/client';
 import { Prisma } from '../../generated/prisma/client';
 import { RegionCodeSchema } from '../../domain/agencies';
-import { allPolicies, and, inRegion, policyValues } from './sql';
+import { allPolicies, and, inSubtree, policyCase } from './sql';
+
+const DAY = 86_400_000;
 
 export const STUCK_REASONS = [
   'task_overdue',
@@ -47,72 +49,147 @@ interface StuckRow {
   total: bigint;
 }
 
+/** Overdue tasks of these types are named by what is missed; any other overdue task is `task_overdue`. */
+const REASON_BY_TYPE = {
+  referralAcceptance: 'referral_not_accepted',
+  cadreVisit: 'cadre_visit_missed',
+  followUpVisit: 'follow_up_missed',
+} as const;
+const namedTypes = Object.keys(REASON_BY_TYPE);
+
 /**
  * Everything stuck in a region, latest first: open tasks past their due time (named by kind:
  * referral not accepted, missed cadre visit, missed follow-up, other overdue task), escalations
  * still open, and open cases with no event for the policy's `stuckAfterDays` (stuck since that
  * period ran out).
+ *
+ * One statement (one snapshot): each kind of item yields its first `offset + limit` in list order
+ * from an index (overdue tasks by due time, escalations not yet due by escalation time, idle cases
+ * by when their quiet period ran out), the page is taken from their merge, and the total is a
+ * separate count over the partial indexes on open tasks and open cases (migration
+ * 20261123050000_monitor_stuck). Nothing sorts or counts every stuck item per row.
  */
 export async function stuckList(db: Db, region: string, q: StuckQuery, now = new Date()) {
-  const taskConds = [
+  const n = q.limit + q.offset;
+  const cutoff = q.minDays === undefined ? undefined : new Date(now.getTime() - q.minDays * DAY);
+  const reasonIs = (r: (typeof STUCK_REASONS)[number]) => q.reason === undefined || q.reason === r;
+
+  // The case's own filters, on the case row `c`.
+  const caseConds = (c: Prisma.Sql) => {
+    const w: Prisma.Sql[] = [];
+    if (q.stage) w.push(Prisma.sql`${c}."stage" = ${q.stage}`);
+    if (q.held === 'exclude') w.push(Prisma.sql`NOT ${c}."onHold"`);
+    if (q.held === 'only') w.push(Prisma.sql`${c}."onHold"`);
+    return w;
+  };
+
+  // Tasks: what every stuck task shares, then what each of the two kinds adds.
+  const task = [
     Prisma.sql`t."status" = 'open'`,
-    Prisma.sql`(t."dueAt" < ${now} OR t."escalatedAt" IS NOT NULL)`,
-    inRegion(Prisma.sql`t."regionCode"`, region),
+    inSubtree(Prisma.sql`t."regionCode"`, region),
+    ...(q.agency ? [Prisma.sql`t."agency" = ${q.agency}`] : []),
+    ...(q.taskType ? [Prisma.sql`t."type" = ${q.taskType}`] : []),
   ];
-  if (q.agency) taskConds.push(Prisma.sql`t."agency" = ${q.agency}`);
-  if (q.taskType) taskConds.push(Prisma.sql`t."type" = ${q.taskType}`);
-  const days = policyValues((p) => p.stuckAfterDays);
+  const overdue: Prisma.Sql[] | null = (() => {
+    const w = [Prisma.sql`t."dueAt" < ${now}`];
+    if (cutoff) w.push(Prisma.sql`t."dueAt" <= ${cutoff}`);
+    if (q.reason === 'case_idle') return null;
+    if (q.reason === 'escalation_open') w.push(Prisma.sql`t."escalatedAt" IS NOT NULL`);
+    else if (q.reason === 'task_overdue') w.push(Prisma.sql`t."type" NOT IN (${Prisma.join(namedTypes)})`);
+    else if (q.reason) {
+      const type = namedTypes.find((k) => REASON_BY_TYPE[k as keyof typeof REASON_BY_TYPE] === q.reason);
+      w.push(Prisma.sql`t."type" = ${type}`);
+    }
+    return w;
+  })();
+  // Escalated before its due time (or its deadline moved after): stuck since the escalation.
+  const escalated: Prisma.Sql[] | null = reasonIs('escalation_open')
+    ? [
+        Prisma.sql`t."dueAt" >= ${now}`,
+        Prisma.sql`t."escalatedAt" IS NOT NULL`,
+        ...(cutoff ? [Prisma.sql`t."escalatedAt" <= ${cutoff}`] : []),
+      ]
+    : null;
+  const overdueReason = Prisma.sql`CASE t."type" ${Prisma.join(
+    Object.entries(REASON_BY_TYPE).map(([type, reason]) => Prisma.sql`WHEN ${type} THEN ${reason}`),
+    ' ',
+  )} ELSE 'task_overdue' END`;
+  // Ordered as the partial indexes on open tasks are, so each kind stops after `n` rows ('task:'
+  // || id sorts as id: the database collation is C).
+  const taskBranch = (extra: Prisma.Sql[], reason: Prisma.Sql, since: Prisma.Sql) => Prisma.sql`(
+      SELECT 'task:' || t."id" AS "id", ${reason} AS "reason", ${since} AS "since", t."caseId", t."id" AS "taskId"
+        FROM "CaseTask" t JOIN "HouseholdCase" c ON c."id" = t."caseId"
+       WHERE ${and([...task, ...extra, ...caseConds(Prisma.sql`c`)])}
+       ORDER BY ${since}, t."id" LIMIT ${n})`;
+  // The count reads the task indexes alone; the case is consulted only for what the filters ask of
+  // it (a task's case row is written in the same transaction as the task).
+  const ofCase = caseConds(Prisma.sql`h`);
+  const caseOfTask =
+    !q.stage && q.held === 'exclude'
+      ? Prisma.sql`NOT EXISTS (SELECT 1 FROM "HouseholdCase" h WHERE h."id" = t."caseId" AND h."onHold")`
+      : ofCase.length
+        ? Prisma.sql`EXISTS (SELECT 1 FROM "HouseholdCase" h WHERE h."id" = t."caseId" AND ${and(ofCase)})`
+        : Prisma.sql`TRUE`;
+  const taskCount = (extra: Prisma.Sql[]) =>
+    Prisma.sql`(SELECT count(*) FROM "CaseTask" t WHERE ${and([...task, ...extra, caseOfTask])})`;
+
+  // Idle cases: stuck from the moment their policy's quiet period ran out, as a task is from its
+  // due time, so `since`, `daysLate` and `minDays` mean the same for both. Found once, for both
+  // the page and the count.
   const minIdleDays = Math.min(...allPolicies().map((p) => p.stuckAfterDays));
-  // An idle case is stuck from the moment its policy's quiet period ran out, as a task is from its
-  // due time: `since`, `daysLate` and `minDays` then mean the same for both.
-  const idleSince = Prisma.sql`(c."lastEventAt" + make_interval(days => COALESCE(p.days, ${minIdleDays})::int))`;
-  const idle = q.taskType
-    ? Prisma.empty
-    : Prisma.sql`
-      UNION ALL
-      SELECT 'case:' || c."id", 'case_idle', ${idleSince}, false, NULL::jsonb, c."id", c."workflowId",
-             NULL, NULL,
-             COALESCE((SELECT array_agg(DISTINCT o."agency") FROM "CaseTask" o
-                        WHERE o."caseId" = c."id" AND o."status" IN ('open', 'awaiting_correction')), '{}'),
-             NULL, NULL, c."stage", c."regionCode", c."onHold"
-        FROM "HouseholdCase" c LEFT JOIN ${days} p(version, days) ON p.version = c."policyVersion"
-       WHERE c."endedAt" IS NULL
-         AND c."lastEventAt" < ${new Date(now.getTime() - minIdleDays * 86_400_000)}
-         AND ${idleSince} < ${now}
-         AND ${inRegion(Prisma.sql`c."regionCode"`, region)}`;
-  const outer: Prisma.Sql[] = [];
-  if (q.stage) outer.push(Prisma.sql`s."stage" = ${q.stage}`);
-  if (q.agency) outer.push(Prisma.sql`${q.agency} = ANY(s."holders")`);
-  if (q.reason)
-    outer.push(
-      q.reason === 'escalation_open' ? Prisma.sql`s."escalated"` : Prisma.sql`s."reason" = ${q.reason}`,
-    );
-  if (q.minDays !== undefined)
-    outer.push(Prisma.sql`s."since" <= ${new Date(now.getTime() - q.minDays * 86_400_000)}`);
-  if (q.held === 'exclude') outer.push(Prisma.sql`NOT s."onHold"`);
-  if (q.held === 'only') outer.push(Prisma.sql`s."onHold"`);
+  const idleSince = Prisma.sql`(c."lastEventAt" + make_interval(days => ${policyCase(
+    Prisma.sql`c."policyVersion"`,
+    (p) => p.stuckAfterDays,
+    minIdleDays,
+  )}))`;
+  const openWork = (agency?: string) => Prisma.sql`"CaseTask" o WHERE o."caseId" = c."id"
+    AND o."status" IN ('open', 'awaiting_correction') ${agency ? Prisma.sql`AND o."agency" = ${agency}` : Prisma.empty}`;
+  const idle =
+    !q.taskType &&
+    reasonIs('case_idle') &&
+    Prisma.sql`idle AS MATERIALIZED (
+      SELECT 'case:' || c."id" AS "id", ${idleSince} AS "since", c."id" AS "caseId" FROM "HouseholdCase" c
+       WHERE ${and([
+         Prisma.sql`c."endedAt" IS NULL`,
+         Prisma.sql`c."lastEventAt" < ${new Date(now.getTime() - minIdleDays * DAY)}`,
+         Prisma.sql`${idleSince} < ${now}`,
+         inSubtree(Prisma.sql`c."regionCode"`, region),
+         ...caseConds(Prisma.sql`c`),
+         ...(q.agency ? [Prisma.sql`EXISTS (SELECT 1 FROM ${openWork(q.agency)})`] : []),
+         ...(cutoff ? [Prisma.sql`${idleSince} <= ${cutoff}`] : []),
+       ])}),`;
+
+  const branches: Prisma.Sql[] = [];
+  const counts: Prisma.Sql[] = [];
+  if (overdue) {
+    branches.push(taskBranch(overdue, overdueReason, Prisma.sql`t."dueAt"`));
+    counts.push(taskCount(overdue));
+  }
+  if (escalated) {
+    branches.push(taskBranch(escalated, Prisma.sql`'escalation_open'`, Prisma.sql`t."escalatedAt"`));
+    counts.push(taskCount(escalated));
+  }
+  if (idle) {
+    branches.push(Prisma.sql`(SELECT i."id", 'case_idle' AS "reason", i."since", i."caseId", NULL AS "taskId"
+                                FROM idle i ORDER BY i."since", i."id" LIMIT ${n})`);
+    counts.push(Prisma.sql`(SELECT count(*) FROM idle)`);
+  }
+  if (!branches.length) return { total: 0, items: [] };
 
   const rows = await db.$queryRaw<StuckRow[]>`
-    WITH s AS (
-      SELECT 'task:' || t."id" AS "id",
-             CASE WHEN t."dueAt" >= ${now} THEN 'escalation_open'
-                  WHEN t."type" = 'referralAcceptance' THEN 'referral_not_accepted'
-                  WHEN t."type" = 'cadreVisit' THEN 'cadre_visit_missed'
-                  WHEN t."type" = 'followUpVisit' THEN 'follow_up_missed'
-                  ELSE 'task_overdue' END AS "reason",
-             CASE WHEN t."dueAt" < ${now} THEN t."dueAt" ELSE t."escalatedAt" END AS "since",
-             t."escalatedAt" IS NOT NULL AS "escalated", t."escalatedTo",
-             t."caseId", t."workflowId", t."id" AS "taskId", t."type" AS "taskType",
-             ARRAY[t."agency"] AS "holders", t."assignee", t."dueAt",
-             c."stage", c."regionCode", c."onHold"
-        FROM "CaseTask" t JOIN "HouseholdCase" c ON c."id" = t."caseId"
-       WHERE ${and(taskConds)}
-      ${idle}
-    )
-    SELECT s.*, count(*) OVER () AS "total" FROM s
-     WHERE ${and(outer)}
-     ORDER BY s."since" ASC, s."id" ASC
-     LIMIT ${q.limit} OFFSET ${q.offset}`;
+    WITH ${idle || Prisma.empty} page AS (
+      SELECT * FROM (${Prisma.join(branches, ' UNION ALL ')}) s
+       ORDER BY s."since", s."id" LIMIT ${q.limit} OFFSET ${q.offset})
+    SELECT p."id", p."reason", p."since", t."escalatedAt" IS NOT NULL AS "escalated", t."escalatedTo",
+           c."id" AS "caseId", COALESCE(t."workflowId", c."workflowId") AS "workflowId", t."id" AS "taskId",
+           t."type" AS "taskType",
+           CASE WHEN t."id" IS NULL
+                THEN COALESCE((SELECT array_agg(DISTINCT o."agency") FROM ${openWork()}), '{}')
+                ELSE ARRAY[t."agency"] END AS "holders",
+           t."assignee", t."dueAt", c."stage", c."regionCode", c."onHold",
+           (${Prisma.join(counts, ' + ')}) AS "total"
+      FROM page p JOIN "HouseholdCase" c ON c."id" = p."caseId" LEFT JOIN "CaseTask" t ON t."id" = p."taskId"
+     ORDER BY p."since", p."id"`;
 
   return {
     total: rows.length ? Number(rows[0]!.total) : 0,

@@ -3,8 +3,19 @@
  * Seeds a fresh database on TEST_DATABASE_URL directly with SQL (cases, tasks, timeline with its
  * triggers, aid), then calls the same functions the endpoints call.
  *   export "$(bash scripts/ensure-postgres.sh)"; npx tsx scripts/bench/monitor.ts [cases=100000] [runs=30]
+ *
+ * On the 2-core development machine at 100k cases (load average 1.4 before, 1.8 after), p50 / p99 ms,
+ * before (132cca0) → after the stuck list's partial indexes and the figures' tallies:
+ *   stuck list, province (hl), first 100             590 / 770   →  62 / 73
+ *   stuck list, city (hl/c3), first 100              135 / 153   →  23 / 29
+ *   stuck list, county, agency=housing, minDays=7     14 / 32    →  11 / 18
+ *   stats, province (hl), 2026                      1200 / 1381  →  45 / 57
+ *   stats, city (hl/c3), 2026                        350 / 456   →  19 / 22
+ *   projection flush (stage change, task, payment)   1.0 → 3.6 (the tally triggers)
+ * Other work on the machine moves these by a third either way.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Client as PgClient } from 'pg';
 import { createDb } from '../../db/client';
@@ -31,11 +42,38 @@ async function freshDatabase(name: string): Promise<string> {
 const STAGES = `ARRAY['intake','comparison','survey','deliberation','public_notice','sign_off','planning','assisting','assisting','assisting','exit_review','gradual_exit','closed','safety_net','withdrawn']`;
 const CAUSES = `ARRAY['illness','disability','disaster','accident','unemployment','schooling','single_parent','other']`;
 
+/** The triggers that keep the coordinators' tallies (migration 20261123050100_monitor_tallies). */
+const TALLY_TRIGGERS = [
+  ['HouseholdCase', 'HouseholdCase_monitor'],
+  ['CaseMilestone', 'CaseMilestone_monitor'],
+  ['AidDisbursement', 'AidDisbursement_monitor'],
+  ['CaseTask', 'CaseTask_monitor'],
+];
+
+const busyWorkers = `SELECT count(*)::int AS n FROM pg_stat_activity
+  WHERE datname = current_database() AND backend_type = 'autovacuum worker'`;
+
+/** A migration's SQL from `marker` on (its backfill). */
+function migrationFrom(name: string, marker: string): string {
+  const sql = fs.readFileSync(
+    path.resolve(__dirname, `../../prisma/migrations/${name}/migration.sql`),
+    'utf8',
+  );
+  return sql.slice(sql.indexOf(marker));
+}
+
 async function seed(url: string): Promise<void> {
   const pg = new PgClient({ connectionString: url });
   await pg.connect();
   const t0 = Date.now();
   const query = pg.query.bind(pg);
+  // Row by row, the tally triggers would refresh a case per inserted row: seed with them off and
+  // rebuild the tallies set-based afterwards (the migration's backfill, same rows).
+  const setTallyTriggers = async (on: boolean) => {
+    for (const [table, trigger] of TALLY_TRIGGERS)
+      await pg.query(`ALTER TABLE "${table}" ${on ? 'ENABLE' : 'DISABLE'} TRIGGER "${trigger}"`);
+  };
+  await setTallyTriggers(false);
   const step = async (sql: string) => {
     const t = Date.now();
     await query(sql);
@@ -88,17 +126,20 @@ async function seed(url: string): Promise<void> {
       FROM generate_series(1, ${N}) i, generate_series(1, 6) k
      WHERE k < 6 OR i % 3 = 0`);
   await pg.query('ALTER TABLE "CaseEvent" ENABLE TRIGGER USER');
-  const migration = fs.readFileSync(
-    path.resolve(__dirname, '../../prisma/migrations/20261122020000_integrations/migration.sql'),
-    'utf8',
-  );
-  await step(migration.slice(migration.indexOf('-- Backfill milestones')));
+  await step(migrationFrom('20261122020000_integrations', '-- Backfill milestones'));
   await step(`
     INSERT INTO "AidDisbursement" ("paymentId","caseId","measure","amountCents","year","approvedBy","paidAt")
     SELECT 'p-' || i || '-' || k, 'case-' || i, (ARRAY['union_living_aid','union_medical_aid','golden_autumn_education'])[k],
            500000 * (1 + i % 7), 2026, 'sup', now()
       FROM generate_series(1, ${N}, 3) i, generate_series(1, 3) k`);
-  await pg.query('ANALYZE');
+  await step('ANALYZE');
+  await step('SELECT monitor_rebuild_tallies()');
+  await setTallyTriggers(true);
+  // What autovacuum does after bulk inserts: the visibility map lets index-only scans skip the heap.
+  // An autovacuum worker that began before the backfill committed holds back what VACUUM may mark
+  // all-visible: wait for those to finish first.
+  while ((await pg.query(busyWorkers)).rows[0].n > 0) await new Promise((r) => setTimeout(r, 200));
+  await pg.query('VACUUM ANALYZE');
   const counts =
     await pg.query(`SELECT (SELECT count(*) FROM "HouseholdCase") cases, (SELECT count(*) FROM "CaseTask") tasks,
     (SELECT count(*) FROM "CaseEvent") events, (SELECT count(*) FROM "CaseMilestone") milestones,
@@ -122,7 +163,39 @@ async function time(label: string, fn: () => Promise<unknown>): Promise<void> {
   );
 }
 
+/** A projection flush as a workflow makes it, on case `i`: a stage change, a task done, a payment. */
+async function flush(pg: PgClient, i: number): Promise<void> {
+  await pg.query('BEGIN');
+  await pg.query(
+    `INSERT INTO "CaseEvent" ("workflowId","seq","caseId","type","at","data")
+     VALUES ('household-' || $1::int, 100, 'case-' || $1::int, 'case.stage_changed', now(), '{"from":"assisting","to":"exit_review"}')`,
+    [i],
+  );
+  await pg.query(
+    `UPDATE "HouseholdCase" SET "stage" = 'exit_review', "lastEventAt" = now(), "eventSeq" = 100 WHERE "id" = 'case-' || $1::int`,
+    [i],
+  );
+  await pg.query(
+    `UPDATE "CaseTask" SET "status" = 'completed', "completedAt" = now(), "completedBy" = 'bench'
+      WHERE "id" = 'household-' || $1::int || '.t7'`,
+    [i],
+  );
+  await pg.query(
+    `INSERT INTO "AidDisbursement" ("paymentId","caseId","measure","amountCents","year","approvedBy","paidAt")
+     VALUES ('bench-' || $1::int, 'case-' || $1::int, 'union_living_aid', 100000, 2026, 'sup', now())`,
+    [i],
+  );
+  await pg.query('COMMIT');
+}
+
+const load = () =>
+  `load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ')}`;
+
 async function main() {
+  console.log(`${os.cpus().length} cores, ${load()}`);
   const url = await freshDatabase('hrp_bench_monitor');
   await migrate(url);
   await seed(url);
@@ -137,7 +210,21 @@ async function main() {
   );
   await time('stats, province (hl), 2026', () => programStats(db, 'hl', 2026));
   await time('stats, city (hl/c3), 2026', () => programStats(db, 'hl/c3', 2026));
+  // What keeping the tallies costs a write (each run on another case).
+  const pg = new PgClient({ connectionString: url });
+  await pg.connect();
+  let next = 1;
+  await time('projection flush (stage change, task done, payment)', () => flush(pg, next++));
+  for (const [table, trigger] of TALLY_TRIGGERS)
+    await pg.query(`ALTER TABLE "${table}" DISABLE TRIGGER "${trigger}"`);
+  await time('  the same without the tally triggers', () => flush(pg, next++));
+  // Leave the database as the triggers would have: the bench's database stays for profiling.
+  for (const [table, trigger] of TALLY_TRIGGERS)
+    await pg.query(`ALTER TABLE "${table}" ENABLE TRIGGER "${trigger}"`);
+  await pg.query('SELECT monitor_rebuild_tallies()');
+  await pg.end();
   await db.$disconnect();
+  console.log(load());
 }
 main().catch((err) => {
   console.error(err);

@@ -1,4 +1,5 @@
 import { demoUsers } from '../../scripts/demoUsers';
+import { expectFiguresMatchDrillDowns } from '../support/monitorFigures';
 import { startStack, type Stack } from '../support/stack';
 
 /** Programme figures from the projection, each opened down to the cases (or tasks) behind it. */
@@ -232,39 +233,10 @@ test('every count equals what its drill-down returns, and the drill-downs return
     expect([href, res.status]).toEqual([href, 200]);
     return res.body as { total: number; items: any[] };
   };
-  const same = async (count: number, href: string) =>
-    expect([href, (await all(href)).total]).toEqual([href, count]);
   const ids = async (href: string) => (await all(href)).items.map((c) => c.id ?? c.paymentId).sort();
 
-  const { byStage, byTier, byCause, byRegion } = s.households;
-  for (const row of [...byStage, ...byTier, ...byCause, ...byRegion]) await same(row.households, row.cases);
-  for (const t of s.exitTargets)
-    for (const row of [t, ...t.byRegion]) {
-      await same(row.files, row.cases.files);
-      await same(row.exits, row.cases.exits);
-    }
-  await same(s.aid.households, s.aid.cases);
-  await same(s.aid.householdsAtCap, s.aid.casesAtCap);
-  const payments = await all(s.aid.payments);
-  expect(payments.items.reduce((a, p) => a + p.amountCents, 0)).toBe(s.aid.paidCents);
-  for (const m of s.personTimesByMeasure) {
-    await same(m.personTimes, m.rows);
-    await same(m.households, m.cases);
-    if (m.kind === 'union_aid')
-      expect((await all(m.rows)).items.reduce((a, p) => a + p.amountCents, 0)).toBe(m.paidCents);
-  }
-  for (const m of s.medianDaysPerStage) {
-    await same(m.transitions, m.rows);
-    await same(m.households, m.cases);
-    const days = (await all(m.rows)).items.map((r) => r.durationMs / 86_400_000).sort((a, b) => a - b);
-    const mid = days.length / 2;
-    expect(days.length % 2 ? days[Math.floor(mid)] : (days[mid - 1]! + days[mid]!) / 2).toBe(m.medianDays);
-  }
-  for (const o of s.onTimeByAgency) {
-    await same(o.judged, o.tasks);
-    await same(o.onTime, o.onTimeTasks);
-    await same(o.late, o.lateTasks);
-  }
+  await expectFiguresMatchDrillDowns(s, all);
+  const { byStage, byRegion } = s.households;
 
   const by = (rows: any[], key: string) =>
     rows.find((r) => r.key === key || r.stage === key || r.measure === key || r.agency === key);
@@ -281,4 +253,50 @@ test('every count equals what its drill-down returns, and the drill-downs return
   expect((await get('/v1/monitor/milestones?kind=grant&fromStage=intake')).body.errors).toEqual([
     expect.objectContaining({ path: 'query.fromStage' }),
   ]);
+});
+
+test('the figures follow the projection as it is written: a payment, a stage change, a task done, a case moved', async () => {
+  const before = (await get('/v1/monitor/stats?year=2026')).body;
+  await stack.db.aidDisbursement.create({ data: pay('p6', 'c6', 'union_living_aid', 1_000_000) });
+  await stack.db.caseEvent.create({
+    data: {
+      workflowId: 'household-c1',
+      seq: 6,
+      caseId: 'c1',
+      type: 'case.stage_changed',
+      at: d('2026-09-01'),
+      data: { from: 'assisting', to: 'exit_review' },
+    },
+  });
+  await stack.db.householdCase.update({ where: { id: 'c1' }, data: { stage: 'exit_review' } });
+  await stack.db.caseTask.update({
+    where: { id: 't8' },
+    data: { status: 'completed', completedAt: d('2026-06-01'), completedBy: 'x' },
+  });
+  await stack.db.householdCase.update({ where: { id: 'c4' }, data: { regionCode: 'hl/harbin/daoli' } });
+
+  const s = (await get('/v1/monitor/stats?year=2026')).body;
+  expect(s.aid).toMatchObject({
+    households: before.aid.households + 1,
+    paidCents: before.aid.paidCents + 1_000_000,
+  });
+  expect(keyed(s.households.byStage)).toEqual({
+    assisting: 4,
+    closed: 1,
+    exit_review: 1,
+    gradual_exit: 1,
+    survey: 1,
+  });
+  expect(keyed(s.households.byRegion)).toEqual({ 'hl/harbin': 1, 'hl/harbin/daoli': 6 });
+  // c1 left assisting after 231 days (since its last timed stage change, on 13 January).
+  expect(s.medianDaysPerStage.find((m: any) => m.stage === 'assisting')).toMatchObject({
+    medianDays: 231,
+    transitions: 1,
+  });
+  expect(s.onTimeByAgency.find((o: any) => o.agency === 'union')).toMatchObject({
+    judged: 6,
+    onTime: 4,
+    late: 2,
+  });
+  await expectFiguresMatchDrillDowns(s, async (href) => (await get(href)).body);
 });

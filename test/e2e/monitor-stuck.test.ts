@@ -107,8 +107,12 @@ test('lists overdue tasks, late referral acceptances, missed visits and idle cas
 });
 
 test('filters by region subtree, agency, stage, task type, reason and age', async () => {
-  const ids = async (q: string) =>
-    ((await stuck(q)).body.items as any[]).map((r) => r.task?.type ?? r.reason);
+  // The total is counted apart from the page: it must count exactly what the filters list.
+  const ids = async (q: string) => {
+    const { items, total } = (await stuck(q)).body as { items: any[]; total: number };
+    if (!q.includes('limit')) expect([q, total]).toEqual([q, items.length]);
+    return items.map((r) => r.task?.type ?? r.reason);
+  };
   expect(await ids('?region=hl/harbin/daoli')).toEqual(['dataComparisonCivil', 'dataComparisonHr']);
   expect(await ids('?agency=hr')).toEqual(['dataComparisonHr']);
   expect(await ids('?agency=housing')).toEqual(['referralAcceptance', 'case_idle']);
@@ -118,6 +122,16 @@ test('filters by region subtree, agency, stage, task type, reason and age', asyn
   expect(await ids('?minDays=15')).toEqual(['referralAcceptance']);
   expect(await ids('?minDays=10')).toEqual(['referralAcceptance', 'case_idle', 'cadreVisit']);
   expect(await ids('?limit=2&offset=1')).toEqual(['case_idle', 'cadreVisit']);
+  expect((await stuck('?limit=2&offset=1')).body.total).toBe(5);
+  // Each kind yields its first offset + limit items: a page deep into one kind still merges right.
+  expect(await ids('?limit=1&offset=3')).toEqual(['dataComparisonCivil']);
+  expect(await ids('?held=include&stage=assisting')).toEqual([
+    'referralAcceptance',
+    'case_idle',
+    'cadreVisit',
+  ]);
+  expect(await ids('?reason=cadre_visit_missed')).toEqual(['cadreVisit']);
+  expect(await ids('?reason=task_overdue&minDays=3')).toEqual(['dataComparisonCivil']);
   expect((await stuck('?region=hl')).status).toBe(403);
   expect((await stuck('?reason=bogus')).status).toBe(400);
   const staff = await stack.http('GET', '/v1/monitor/stuck', { token: user('union-supervisor') });
@@ -170,8 +184,9 @@ test('a coordinator extends, reassigns, reminds and escalates through the workfl
   );
   expect(types).toEqual(expect.arrayContaining(['task.reassigned', 'task.reminded', 'task.escalated']));
   // Escalations still open are listed (the aged due date was replaced by the workflow's too).
-  const open = (await stuck('?reason=escalation_open')).body.items as any[];
-  expect(open.map((r) => r.task?.id)).toEqual([hr.id]);
+  const escalations = (await stuck('?reason=escalation_open')).body;
+  const open = escalations.items as any[];
+  expect([open.map((r) => r.task?.id), escalations.total]).toEqual([[hr.id], 1]);
   expect(open[0].heldBy).toMatchObject({
     assignee: 'hr-staff-2',
     escalatedTo: { agency: 'hr', role: 'supervisor' },
@@ -252,7 +267,8 @@ test('hold stops a case’s clocks and hides it; resume gives each deadline back
   });
   expect((await caseAction({ action: 'hold', reason: 'again' })).status).toBe(409);
   expect(((await stuck('?region=hl/harbin/daoli&agency=union')).body.items as any[]).length).toBe(0);
-  expect(((await stuck('?held=only')).body.items as any[]).map((r) => r.caseId)).toEqual([caseB]);
+  const onlyHeld = await stuck('?held=only');
+  expect([onlyHeld.body.items.map((r: any) => r.caseId), onlyHeld.body.total]).toEqual([[caseB], 1]);
 
   await new Promise((r) => setTimeout(r, 3000));
   const resumed = await caseAction({ action: 'resume' });
