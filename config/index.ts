@@ -33,7 +33,7 @@ export const EnvSchema = z.object({
     .string()
     .min(16, 'must be at least 16 characters')
     .default('dev-only-household-key-secret'),
-  /** HS256 secret for staff bearer tokens (an OIDC provider's JWKS can replace it: docs/ARCHITECTURE.md). */
+  /** HS256 secret for staff bearer tokens (an OIDC provider's JWKS can replace it: README.md, "OIDC"). */
   JWT_SECRET: z.string().min(16, 'must be at least 16 characters').default('dev-only-jwt-secret-change-me'),
   /** Ports of the embedded services of the quick start. */
   EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(55433),

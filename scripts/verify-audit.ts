@@ -3,7 +3,7 @@
  * chains (one per case, one per household for referrals, `_system` for the rest) and reports any entry edited, removed or reordered.
  * It also lists change attempts left without an outcome for over 15 minutes (the API process died
  * between a workflow Update and its outcome entry); `--reconcile` settles them from the workflows'
- * own case events first (see docs/ARCHITECTURE.md, "Audit"). Exit code 0 when intact, 1 when
+ * own case events first (see docs/AUDIT.md). Exit code 0 when intact, 1 when
  * tampering is found. Needs DATABASE_URL.
  */
 import { openAuditAttempts, reconcileAuditTrail, verifyAuditChains } from '../api/audit';

@@ -6,6 +6,16 @@ import { exitTargets, targetFor, type ExitTarget } from '../../domain/targets';
 import { overdueIn } from './filters';
 import { childRegion, currentYear, href, inSubtree, policyValues, yearBounds } from './sql';
 
+/*
+ * The figures are sums of tallies that triggers keep in the same transaction as the projection writes
+ * (migration 20261123050100_monitor_tallies): a case row, milestone or payment written refreshes that
+ * case's contribution to every figure (`monitor_case_tallies`, kept in MonitorCaseTally) and adds the
+ * difference to per-region sums (MonitorTally); a task's completion counts per region and agency
+ * (MonitorTaskTally); each timed stage departure is kept once per enclosing region in duration order
+ * (MonitorStageTime), so a median is read at an offset. Open tasks past due are the one figure counted
+ * live, from the open-task index: the clock, not a write, makes them late. `monitor_rebuild_tallies()`
+ * recounts everything (after a bulk load made with the triggers disabled; TRUNCATE does not fire them).
+ */
 export const StatsQuerySchema = z.object({
   region: RegionCodeSchema.optional(),
   year: z.coerce.number().int().min(2000).max(2100).optional(),

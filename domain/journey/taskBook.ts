@@ -15,6 +15,14 @@ import type { TaskType } from '../taskTypes';
  * approvals (due time, reminder, escalation, extension, 补正 pause), and the journal of events and
  * changed tasks waiting to be written to the database projection. Pure and deterministic: `now`
  * always comes from the caller (the workflow's clock).
+ *
+ * Clocks. A working-day deadline that crosses a year the case's calendar lacks counts that year's
+ * weekdays, is flagged once (`calendar.year_missing`) and remembered (`weekdayFallbackDues`); when
+ * the year is published it is merged into the case's calendar and those dues are recounted
+ * (`task.due_recounted`). A stopped clock (补正, a coordinator's hold) keeps what is left as working
+ * days plus the due's time of day and recounts them when it starts again (`remainingUntil` /
+ * `dueAfter`), so a holiday in between never eats them; calendar-day deadlines keep calendar time.
+ * A hold moves each clock only by the held time it lived through.
  */
 export type TaskStatus = 'open' | 'awaiting_correction' | 'completed' | 'cancelled';
 

@@ -5,7 +5,7 @@ import { quietLogger, quietTemporalRuntime } from '../support/quietRuntime';
 /**
  * Replays every committed history (recorded from the journey tests) against today's workflow code.
  * A change that would break a running case — a new command, a reordered timer — fails here; such a
- * change needs `patched()` or a new workflow type (see docs/ARCHITECTURE.md, "Versioning").
+ * change needs `patched()` or a new workflow type (see docs/VERSIONING.md).
  */
 quietTemporalRuntime();
 const histories = loadHistories();
