@@ -2,6 +2,7 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { RegionCodeSchema, regionWithin } from '../../domain/agencies';
 import { measureByCode } from '../../domain/measures';
+import { policies } from '../../domain/policy';
 import type { Action } from '../../domain/journey/state';
 import { TaskCompletionSchema, TaskTypeSchema, taskTypeInfo, type TaskType } from '../../domain/taskTypes';
 import { act, completeTask } from '../../workflows/householdCase';
@@ -116,6 +117,7 @@ export function factsFor(
   facts: Record<string, unknown>,
   summary: Record<string, unknown>,
   context: Record<string, unknown>,
+  policyVersion?: string,
 ): Record<string, unknown> {
   const type = task.type as TaskType;
   const need = new Set(taskTypeInfo[type]?.facts ?? []);
@@ -154,6 +156,9 @@ export function factsFor(
     out.payments = {
       payments: context.paymentId ? payments.filter((p) => p.id === context.paymentId) : payments,
       paidByYear: summary.paidByYear ?? {},
+      // The annual cap is per household: what its earlier cases were paid counts against it too.
+      earlierCasesPaidByYear: summary.earlierCasesPaidByYear ?? {},
+      annualAidCapCents: policies[policyVersion ?? '']?.annualAidCapCents ?? null,
     };
   }
   return out;
@@ -273,7 +278,7 @@ export function taskRoutes({ db, client }: AppDeps): Router {
     ]);
     if (!c) throw new Problem(404, 'task_not_found', `no task ${id} in your inbox`);
     const context = asRecord(task.context);
-    const facts = factsFor(task, asRecord(c.facts), asRecord(c.summary), context);
+    const facts = factsFor(task, asRecord(c.facts), asRecord(c.summary), context, c.policyVersion);
     const released = Object.keys(facts).filter((k) => SENSITIVE.has(k) && facts[k] != null);
     // Audited before the data leaves: if the trail cannot be written, nothing is released (503).
     if (released.length)

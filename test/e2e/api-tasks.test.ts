@@ -690,9 +690,12 @@ describe('POST /v1/tasks/:id/complete', () => {
     expect(self.status).toBe(403);
     expect(self.body.type).toBe('/problems/maker_checker');
     const detail = await stack.http('GET', `/v1/tasks/${approval.id}`, { token: as('union-supervisor') });
-    expect(detail.body.facts.payments.payments).toEqual([
-      expect.objectContaining({ amountCents: 200000, preparedBy: 'union-supervisor' }),
-    ]);
+    expect(detail.body.facts.payments).toEqual({
+      payments: [expect.objectContaining({ amountCents: 200000, preparedBy: 'union-supervisor' })],
+      paidByYear: {},
+      earlierCasesPaidByYear: {},
+      annualAidCapCents: 5_000_000,
+    });
   });
 
   test.each([
