@@ -14,6 +14,7 @@ import { inboxPage } from '../inbox';
 import { idempotent, updateIdFor } from '../middleware/idempotency';
 import { registerPath, registerSchema } from '../openapi';
 import {
+  ACTIVE_TASK_STATUSES,
   IdParamsSchema,
   TaskSummarySchema,
   assertAssignable,
@@ -61,7 +62,17 @@ export const TaskDetailSchema = registerSchema(
   TaskSummarySchema.extend({
     context: z.record(z.string(), z.unknown()),
     case: CaseBriefSchema,
-    facts: z.record(z.string(), z.unknown()).describe('only the case facts this task type needs'),
+    facts: z
+      .record(z.string(), z.unknown())
+      .describe('only the case facts this task type needs, and only while the task is active'),
+    record: z
+      .object({
+        completedBy: z.string().nullable(),
+        completedAt: z.iso.datetime().nullable(),
+        result: z.unknown(),
+      })
+      .nullable()
+      .describe('a closed task: what was submitted and by whom (null while it is active)'),
     comments: z
       .array(
         z.object({
@@ -190,7 +201,8 @@ registerPath({
   method: 'get',
   path: '/v1/tasks/:id',
   summary: 'A task with the case facts its type needs (ID numbers masked unless needed)',
-  description: 'Releasing sensitive facts (ID number, incomes, health, survey, comparison) is audited.',
+  description:
+    "The case's facts are released only while the task is active (open or awaiting correction); a closed task shows its own record instead. Releasing sensitive facts (ID number, incomes, health, survey, comparison) or a record is audited.",
   tags: ['tasks'],
   params: IdParamsSchema,
   responses: { 200: { description: 'The task', schema: TaskDetailSchema } },
@@ -273,8 +285,20 @@ export function taskRoutes({ db, client }: AppDeps): Router {
     ]);
     if (!c) throw new Problem(404, 'task_not_found', `no task ${id} in your inbox`);
     const context = asRecord(task.context);
-    const facts = factsFor(task, asRecord(c.facts), asRecord(c.summary), context);
-    const released = Object.keys(facts).filter((k) => SENSITIVE.has(k) && facts[k] != null);
+    // The case's current facts serve the work: a closed task shows only its own record.
+    const active = ACTIVE_TASK_STATUSES.includes(task.status);
+    const facts = active ? factsFor(task, asRecord(c.facts), asRecord(c.summary), context) : {};
+    const record = active
+      ? null
+      : {
+          completedBy: task.completedBy,
+          completedAt: task.completedAt?.toISOString() ?? null,
+          result: task.result,
+        };
+    const released = [
+      ...Object.keys(facts).filter((k) => SENSITIVE.has(k) && facts[k] != null),
+      ...(record?.result != null ? ['result'] : []),
+    ];
     // Audited before the data leaves: if the trail cannot be written, nothing is released (503).
     if (released.length)
       await auditOrRefuse(db, {
@@ -303,6 +327,7 @@ export function taskRoutes({ db, client }: AppDeps): Router {
         idNumberMasked: c.idNumberMasked,
       },
       facts,
+      record,
     });
   });
 

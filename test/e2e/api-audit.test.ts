@@ -57,14 +57,14 @@ test('audit trail unavailable: sensitive reads are refused (503) and release not
     body: { type: 'intakeReview', form: forms.intakeAccept },
   });
   expect(done.status).toBe(200);
-  await eventually(() =>
+  const comparison = await eventually(() =>
     stack.db.caseTask.findFirst({ where: { caseId: intake.caseId, type: 'dataComparisonCivil' } }),
   );
   const entries = await stack.db.auditEntry.count();
   await auditDown(async () => {
-    // The ID number for the intake task; the hardship causes (health data) on the case; ID numbers
-    // for a system pulling its comparison tasks.
-    const task = await stack.http('GET', `/v1/tasks/${intake.task.id}`, { token: as('union-staff') });
+    // The ID number for the comparison task; the hardship causes (health data) on the case; ID
+    // numbers for a system pulling its comparison tasks.
+    const task = await stack.http('GET', `/v1/tasks/${comparison.id}`, { token: as('civil-affairs-staff') });
     expect503(task);
     expect(JSON.stringify(task.body)).not.toContain(intake.idNumber);
     const c = await stack.http('GET', `/v1/cases/${signOff.caseId}`, { token: as('union-staff') });
@@ -78,7 +78,7 @@ test('audit trail unavailable: sensitive reads are refused (503) and release not
   });
   expect(await stack.db.auditEntry.count()).toBe(entries);
   // Back up: the same reads are released, each audited.
-  const task = await stack.http('GET', `/v1/tasks/${intake.task.id}`, { token: as('union-staff') });
+  const task = await stack.http('GET', `/v1/tasks/${comparison.id}`, { token: as('civil-affairs-staff') });
   expect(task.body.facts.idNumber).toBe(intake.idNumber);
   const c = await stack.http('GET', `/v1/cases/${signOff.caseId}`, { token: as('union-staff') });
   expect(c.body.causes).toEqual(['illness']);

@@ -377,6 +377,35 @@ test('an agency whose work on a case is done no longer sees it', async () => {
   expect(hr.map((x) => x.status)).toEqual(['completed']);
 });
 
+test("a closed task shows its own record (what was submitted, by whom), not the case's current sensitive facts", async () => {
+  const t = targets[1]!;
+  const hr = principals.find((p) => p.label === 'hr-staff-here')!;
+  const done = await stack.db.caseTask.findFirstOrThrow({ where: { caseId: t.caseId, agency: 'hr' } });
+  const before = await stack.db.auditEntry.count({ where: { caseId: t.caseId, actor: hr.label } });
+  const res = await stack.http('GET', `/v1/tasks/${done.id}`, { headers: hr.auth });
+  expect(res.status).toBe(200);
+  expect(res.body.status).toBe('completed');
+  expect(res.body.facts).toEqual({});
+  expect(res.body.record).toEqual({
+    completedBy: 'hr-staff',
+    completedAt: done.completedAt!.toISOString(),
+    result: forms.hr,
+  });
+  expect(JSON.stringify(res.body)).not.toContain(t.idNumber);
+  // Reading the record back is audited like any release of personal data.
+  const reads = await stack.db.auditEntry.findMany({
+    where: { caseId: t.caseId, actor: hr.label },
+    orderBy: { seq: 'asc' },
+  });
+  expect(reads.length).toBe(before + 1);
+  expect(reads.at(-1)).toMatchObject({ action: 'task.read_sensitive', data: { fields: ['result'] } });
+  // The agency whose task is still active gets the ID number its work needs, and no record yet.
+  const civil = principals.find((p) => p.label === 'civil_affairs-staff-here')!;
+  const open = await stack.http('GET', `/v1/tasks/${t.taskId}`, { headers: civil.auth });
+  expect(open.body.facts.idNumber).toBe(t.idNumber);
+  expect(open.body.record).toBeNull();
+});
+
 test('an owner in the same place does get through (the matrix is not vacuous)', async () => {
   const t = targets[0]!;
   const owner = principals.find((p) => p.label === 'union-staff-here')!;
