@@ -31,13 +31,13 @@ import {
 import { newWebhookSecret } from '../integrations/signing';
 import { TargetError, allowPrivateTargets, assertWebhookTarget } from '../integrations/targets';
 import { retryDelaysMs } from '../integrations/webhookPolicy';
-import { inRegion } from '../monitor/sql';
 import { registerPath } from '../openapi';
 import {
   ACTIVE_TASK_STATUSES,
   IdParamsSchema,
   parse,
   principalOf,
+  seesCaseSql,
   seesWholeCases,
   tasksSeenOnCase,
   visibleCase,
@@ -103,9 +103,14 @@ doc(
   '/v1/referrals/:id',
   'A referral’s case: stage, open tasks, agency referrals (no personal data); seen as GET /v1/cases/:id (whole by the union and coordinators, else your agency’s part while it has open work there), and by the agency that referred it (its own part)',
 );
-doc('get', '/v1/referrals', 'Incremental feed of cases you referred or work on, by `updatedSince` cursor', {
-  query: FeedQuerySchema,
-});
+doc(
+  'get',
+  '/v1/referrals',
+  'Incremental feed of the cases GET /v1/referrals/:id shows you (whole for the union and coordinators, else while you have open work there, or you referred the household), by `updatedSince` cursor',
+  {
+    query: FeedQuerySchema,
+  },
+);
 doc(
   'post',
   '/v1/webhooks/subscriptions',
@@ -140,12 +145,6 @@ doc(
   'Complete many tasks; per item 200 (applied), 202 (pending: send it again later) or an error (503 when the audit trail cannot be written)',
   { body: BatchResultsSchema },
 );
-
-/** Whether a non-union agency has any part in a case (referred it or holds one of its tasks). */
-const involvedSql = (agency: string, caseCol: Prisma.Sql) => Prisma.sql`(${agency} = 'union'
-  OR EXISTS (SELECT 1 FROM "CaseTask" t WHERE t."caseId" = ${caseCol} AND t."agency" = ${agency})
-  OR EXISTS (SELECT 1 FROM "CaseEvent" e WHERE e."caseId" = ${caseCol} AND e."type" = 'case.referral_received'
-             AND e."agency" = ${agency}))`;
 
 /**
  * Feed position: after (writeXid, id) in the order of the writing transactions' ids (migration
@@ -243,18 +242,9 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
   r.get('/referrals/:id', async (req, res) => {
     const { id } = parse(IdParamsSchema, req.params, ['params']);
     const p = principalOf(req);
-    // The sight of GET /v1/cases/:id: the whole case for the union and coordinators in region,
-    // another agency's own part while it has open work there; and the agency that referred the
-    // household follows its referral: the case's status and its own part, as in the feed.
-    const { case: c, whole } = await visibleCase(db, p, id).catch(async (err: unknown) => {
-      if (!(err instanceof Problem && err.status === 404)) throw err;
-      const sent = await db.caseEvent.findFirst({
-        where: { caseId: id, type: 'case.referral_received', agency: p.agency },
-      });
-      const referred = sent && (await db.householdCase.findUnique({ where: { id } }));
-      if (referred && regionWithin(referred.regionCode, p.region)) return { case: referred, whole: false };
-      throw new Problem(404, 'referral_not_found', `no referral ${id} visible to you`);
-    });
+    // The sight of GET /v1/cases/:id, and the agency that referred the household follows its
+    // referral: the case's status and its own part, as in the feed.
+    const { case: c, whole } = await visibleCase(db, p, id, { referrers: true });
     const tasks = await db.caseTask.findMany({
       where: { caseId: c.id, status: { in: ACTIVE_TASK_STATUSES } },
       orderBy: { dueAt: 'asc' },
@@ -275,8 +265,7 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
        WHERE (c."writeXid", c."id") > (${from.xid}, ${from.id})
          AND c."writeXid" < (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)
          ${from.since ? Prisma.sql`AND c."updatedAt" >= ${from.since}` : Prisma.empty}
-         AND ${inRegion(Prisma.sql`c."regionCode"`, p.region)}
-         AND ${involvedSql(p.agency, Prisma.sql`c."id"`)}
+         AND ${seesCaseSql(p, 'c', { referrers: true })}
        ORDER BY c."writeXid", c."id" LIMIT ${q.limit}`;
     const tasks = rows.length
       ? await db.caseTask.findMany({

@@ -366,6 +366,24 @@ test('every case endpoint × every principal: the whole case, your own part of i
   }
 });
 
+test('the referral feed lists a case to exactly those who see it on GET /v1/cases/:id (the referrer aside)', async () => {
+  const ids = new Set(targets.map((t) => t.caseId));
+  const failures: string[] = [];
+  for (const p of principals) {
+    const expected = targets.filter((t) => caseSight(p, t) !== 'none').map((t) => t.caseId);
+    // Eventually: a page holds only cases whose writing transactions have all ended.
+    const listed = await eventually(async () => {
+      const res = await stack.http('GET', '/v1/referrals?limit=500', { headers: p.auth });
+      const got = (res.body.items as Array<{ caseId: string }>)
+        .map((i) => i.caseId)
+        .filter((id) => ids.has(id));
+      return JSON.stringify(got.sort()) === JSON.stringify([...expected].sort()) ? got : undefined;
+    }, 2_000).catch(() => 'differs');
+    if (listed === 'differs') failures.push(`${p.label}: expected ${expected.join(',') || 'none'}`);
+  }
+  expect(failures).toEqual([]);
+});
+
 test('an agency whose work on a case is done no longer sees it', async () => {
   for (const t of targets)
     for (const agency of t.doneWork) {
