@@ -5,7 +5,7 @@ import { currentPolicyVersion, policies } from '../../domain/policy';
 import { cnMainlandCalendar } from '../../domain/calendar/cn-mainland';
 import { regionWithin } from '../../domain/agencies';
 import { ActionSchema, HouseholdSchema, ReferralSchema } from '../../domain/journey/state';
-import { act, householdCase } from '../../workflows/householdCase';
+import { act, householdCase, type ActResult } from '../../workflows/householdCase';
 import type { AppDeps } from '../app';
 import { auditOrRefuse, auditedChange } from '../audit';
 import { actorOf } from '../auth';
@@ -48,6 +48,11 @@ export const ReferralResultSchema = registerSchema(
     joined: z
       .boolean()
       .describe('true when the household already had an open case, which this referral joined'),
+    duplicate: z
+      .boolean()
+      .describe(
+        'true when that case already holds this very referral (same source, referrer, and externalRef or else note): nothing changed',
+      ),
     stage: z.string(),
     openTasks: z.array(OpenTaskSchema),
   }),
@@ -109,7 +114,8 @@ registerPath({
   responses: {
     201: { description: 'A new case was started', schema: ReferralResultSchema },
     200: {
-      description: 'The household already had an open case; the referral joined it',
+      description:
+        'The household already had an open case; the referral joined it (`duplicate`: it already held this referral, nothing changed)',
       schema: ReferralResultSchema,
     },
   },
@@ -137,6 +143,12 @@ registerPath({
   idempotent: true,
   responses: { 200: { description: 'The case after the action', schema: CaseActionResultSchema } },
   problems: [400, 403, 404, 409, 422, 503],
+});
+
+/** What the workflow says an addReferral did, as the API answers it (started: 201; else 200). */
+const referralAnswer = (v: ActResult) => ({
+  joined: v.referral !== 'started',
+  duplicate: v.referral === 'duplicate',
 });
 
 /** Supervisory task actions: a coordinator (or the owning agency's supervisor) may take them on any task. */
@@ -202,15 +214,15 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
             startWorkflowOperation: startOp,
             updateId,
           }),
-        { caseRecord: (v) => ({ caseId: v.caseId, data: { joined: v.referralCount > 1 } }) },
+        { caseRecord: (v) => ({ caseId: v.caseId, data: referralAnswer(v) }) },
       );
     } catch (err) {
       throw problemFromFailure(err) ?? err;
     }
-    const joined = view.referralCount > 1;
+    const { joined, duplicate } = referralAnswer(view);
     res
       .status(joined ? 200 : 201)
-      .json({ caseId: view.caseId, joined, stage: view.stage, openTasks: view.openTasks });
+      .json({ caseId: view.caseId, joined, duplicate, stage: view.stage, openTasks: view.openTasks });
   });
 
   r.get('/cases/:id', async (req, res) => {

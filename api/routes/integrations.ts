@@ -77,7 +77,7 @@ export const BatchResultsSchema = z.object({
     .max(200),
 });
 const RowsQuerySchema = z.object({
-  status: z.enum(['invalid', 'pending', 'started', 'joined', 'failed']).optional(),
+  status: z.enum(['invalid', 'pending', 'started', 'joined', 'duplicate', 'failed']).optional(),
   after: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(1000).default(200),
 });

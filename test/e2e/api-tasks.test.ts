@@ -29,13 +29,47 @@ describe('POST /v1/referrals', () => {
     const body = referralBody();
     const first = await stack.http('POST', '/v1/referrals', { token: as('union-staff'), body });
     expect(first.status).toBe(201);
-    expect(first.body).toMatchObject({ joined: false, stage: 'intake' });
+    expect(first.body).toMatchObject({ joined: false, duplicate: false, stage: 'intake' });
     const again = await stack.http('POST', '/v1/referrals', {
       token: as('union-staff'),
       body: { ...body, referral: { source: 'cadre', referrer: 'street office' } },
     });
     expect(again.status).toBe(200);
-    expect(again.body).toMatchObject({ caseId: first.body.caseId, joined: true });
+    expect(again.body).toMatchObject({ caseId: first.body.caseId, joined: true, duplicate: false });
+  });
+
+  test('the founding referral sent again with a new Idempotency-Key: 200 joined, duplicate, nothing added', async () => {
+    const body = referralBody();
+    const first = await stack.http('POST', '/v1/referrals', {
+      token: as('union-staff'),
+      body,
+      headers: { 'idempotency-key': 'found-1' },
+    });
+    expect(first.status).toBe(201);
+    const again = await stack.http('POST', '/v1/referrals', {
+      token: as('union-staff'),
+      body,
+      headers: { 'idempotency-key': 'found-2' },
+    });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ caseId: first.body.caseId, joined: true, duplicate: true });
+    // The case's chain records what the workflow said happened.
+    const recorded = await eventually(async () => {
+      const e = await stack.db.auditEntry.findMany({
+        where: { caseId: first.body.caseId, action: 'referral.add' },
+        orderBy: { seq: 'asc' },
+      });
+      return e.length === 2 && e;
+    });
+    expect(recorded.map((e) => e.data)).toEqual([
+      expect.objectContaining({ joined: false, duplicate: false }),
+      expect.objectContaining({ joined: true, duplicate: true }),
+    ]);
+    expect(
+      await stack.db.caseEvent.count({
+        where: { caseId: first.body.caseId, type: 'case.referral_received' },
+      }),
+    ).toBe(1);
   });
 
   test.each([
@@ -113,12 +147,13 @@ describe('POST /v1/referrals', () => {
     const first = await stack.http('POST', '/v1/referrals', { token: as('union-staff'), body });
     const again = await stack.http('POST', '/v1/referrals', { token: as('union-staff'), body });
     expect(first.status).toBe(201);
-    expect(again.body).toEqual(first.body);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual({ ...first.body, joined: true, duplicate: true });
     const other = await stack.http('POST', '/v1/referrals', {
       token: as('union-staff'),
       body: { ...body, referral: { ...body.referral, externalRef: 'CA-9002' } },
     });
-    expect(other.body).toMatchObject({ caseId: first.body.caseId, joined: true });
+    expect(other.body).toMatchObject({ caseId: first.body.caseId, joined: true, duplicate: false });
     const events = await eventually(async () => {
       const e = await stack.db.caseEvent.findMany({
         where: { caseId: first.body.caseId, type: 'case.referral_received' },
@@ -154,7 +189,8 @@ describe('POST /v1/referrals', () => {
     // the same referral — source, referrer, no reference or note — it adds nothing to the case).
     const other = await stack.http('POST', '/v1/referrals', { token: as('union-supervisor'), body, headers });
     expect(other.headers.get('idempotent-replayed')).toBeNull();
-    expect(other.body).toMatchObject({ caseId: a.body.caseId, joined: false });
+    expect(other.status).toBe(200);
+    expect(other.body).toMatchObject({ caseId: a.body.caseId, joined: true, duplicate: true });
     const another = { ...body, referral: { ...body.referral, note: 'seen again at the plant' } };
     const joined = await stack.http('POST', '/v1/referrals', {
       token: as('union-supervisor'),
