@@ -203,11 +203,16 @@ export interface ChangeEntry extends AuditInput {
    */
   updateId?: string;
   /**
+   * The timeline event type(s) by which the workflow records this change (`eventsRecordedBy`):
+   * the reconciler settles an open attempt as applied only on such an event by the same actor.
+   */
+  recordedAs: readonly string[];
+  /**
    * For a change that names no case yet (a referral, which may start one): the household. Its
    * attempt goes to the household's own chain (named by the workflow ID) and notes the events of
    * each of its cases so far; the outcome names the case, whose chain gets `caseRecord`.
    */
-  household?: { key: string; recordedAs: string };
+  household?: { key: string };
 }
 
 /** The entry a case's own chain gets for a change first attempted on its household's chain. */
@@ -250,12 +255,7 @@ async function watermark(db: Db, entry: ChangeEntry): Promise<Record<string, unk
     const last = await db.caseEvent.aggregate({ where: { caseId: id, workflowId }, _max: { seq: true } });
     afterSeqs[id] = last._max.seq ?? 0;
   }
-  return {
-    workflowId,
-    householdKey: entry.household.key,
-    recordedAs: entry.household.recordedAs,
-    afterSeqs,
-  };
+  return { workflowId, householdKey: entry.household.key, afterSeqs };
 }
 
 /**
@@ -293,25 +293,27 @@ async function settleAttempt(
   outcome: AuditInput,
   attemptSeq: number,
   opts: { updateId?: string; caseRecord?: AuditInput } = {},
-): Promise<void> {
+): Promise<boolean> {
   const chain = chainOf(outcome);
   for (let attempt = 1; ; attempt++) {
     try {
-      await db.$transaction(async (tx) => {
-        if (opts.updateId) {
-          await lockUpdate(tx, opts.updateId);
-          if ((await outcomeOf(tx, chain, attemptSeq)) !== undefined) return;
-        }
+      // One outcome per attempt, whoever settles it (the request, its retry, a reconciler).
+      return await db.$transaction(async (tx) => {
+        await lockUpdate(tx, opts.updateId ?? `${chain}#${attemptSeq}`);
+        if ((await outcomeOf(tx, chain, attemptSeq)) !== undefined) return false;
         await appendAudit(tx, { ...outcome, data: { ...outcome.data, attemptSeq } });
         if (opts.caseRecord)
           await appendAudit(tx, {
             ...opts.caseRecord,
             data: { ...opts.caseRecord.data, attempt: { chain, seq: attemptSeq } },
           });
+        return true;
       });
-      return;
     } catch (err) {
-      if (attempt >= 3) return logAuditFailure(outcome, err);
+      if (attempt >= 3) {
+        logAuditFailure(outcome, err);
+        return false;
+      }
     }
   }
 }
@@ -337,7 +339,7 @@ export async function auditedChange<T>(
     caseRecord?: (result: T) => CaseRecord;
   } = {},
 ): Promise<T> {
-  const { workflowId: _w, updateId, household, ...rest } = entry;
+  const { workflowId: _w, updateId, household, recordedAs, ...rest } = entry;
   if (household) rest.chain = entry.workflowId;
   const attempt = await openAttempt(
     db,
@@ -347,6 +349,7 @@ export async function auditedChange<T>(
         ...rest.data,
         phase: 'attempt',
         ...(await watermark(db, entry)),
+        recordedAs,
         ...(updateId ? { updateId } : {}),
       },
     },
@@ -393,10 +396,12 @@ interface OpenAttempt {
   data: {
     workflowId: string;
     afterSeq?: number;
-    /** A household's attempt: the household, the event type that records the change, the marks per case. */
+    /** The event types that record the change (one string in attempts made before they were listed). */
+    recordedAs?: string | string[];
+    /** A household's attempt: the household, the marks per case. */
     householdKey?: string;
-    recordedAs?: string;
     afterSeqs?: Record<string, number>;
+    updateId?: string;
   } & Record<string, unknown>;
 }
 
@@ -429,6 +434,8 @@ export async function openAuditAttempts(
 /** The events by which the workflow recorded an attempted change, if it made it. */
 async function eventsOf(db: Db, a: OpenAttempt) {
   const { workflowId } = a.data;
+  // Attempts made before the event types were listed matched any event by the actor.
+  const types = a.data.recordedAs === undefined ? undefined : [a.data.recordedAs].flat();
   if (a.caseId)
     return db.caseEvent.findMany({
       where: {
@@ -436,6 +443,7 @@ async function eventsOf(db: Db, a: OpenAttempt) {
         workflowId,
         seq: { gt: a.data.afterSeq ?? 0 },
         actor: a.actor,
+        ...(types ? { type: { in: types } } : {}),
         // An action on a task: events on that task.
         ...(a.target && a.target !== a.caseId ? { taskId: a.target } : {}),
       },
@@ -453,7 +461,7 @@ async function eventsOf(db: Db, a: OpenAttempt) {
       caseId: { in: cases.map((c) => c.id) },
       workflowId,
       actor: a.actor,
-      type: a.data.recordedAs,
+      type: { in: types ?? [] },
       OR: [
         { caseId: { notIn: Object.keys(seen) } },
         ...Object.entries(seen).map(([caseId, seq]) => ({ caseId, seq: { gt: seq } })),
@@ -465,9 +473,10 @@ async function eventsOf(db: Db, a: OpenAttempt) {
 }
 
 /**
- * Settles the open attempts: `applied` when the workflow recorded events by the same actor after
- * the attempt's watermark (on the task, for an action on a task), citing them; `not_applied`
- * otherwise. Appended as ordinary entries marked `reconciled`, so the chains stay verifiable; a
+ * Settles the open attempts: `applied` when the workflow recorded the change's own events (its
+ * `recordedAs` types) by the same actor after the attempt's watermark (on the task, for an action
+ * on a task), citing them; `not_applied` otherwise. The worker runs it on a timer
+ * (`startAuditReconciler`); `scripts/verify-audit.ts --reconcile` runs it by hand. Appended as ordinary entries marked `reconciled`, so the chains stay verifiable; a
  * household's applied attempt also gets its record on the case's chain.
  */
 export async function reconcileAuditTrail(
@@ -490,11 +499,12 @@ export async function reconcileAuditTrail(
     const landed = a.caseId ? undefined : events[0]?.caseId;
     // What was asked, without the attempt's bookkeeping.
     const asked = Object.fromEntries(Object.entries(a.data).filter(([k]) => !ATTEMPT_KEYS.has(k)));
-    await settleAttempt(
+    const appended = await settleAttempt(
       db,
       { ...entry, data: { phase, reconciled: true, events: cited, ...(landed ? { caseId: landed } : {}) } },
       a.seq,
       {
+        updateId: a.data.updateId,
         caseRecord: landed
           ? {
               ...entry,
@@ -506,7 +516,7 @@ export async function reconcileAuditTrail(
           : undefined,
       },
     );
-    settled.push({ chain: a.chain, attemptSeq: a.seq, phase });
+    if (appended) settled.push({ chain: a.chain, attemptSeq: a.seq, phase });
   }
   return settled;
 }

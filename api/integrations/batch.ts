@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
 import type { Db } from '../../db/client';
 import { regionWithin } from '../../domain/agencies';
+import { eventsRecordedBy } from '../../domain/journey/state';
 import { TaskCompletionSchema } from '../../domain/taskTypes';
 import { completeReferralTask } from '../../workflows/agencyReferral';
 import { completeTask } from '../../workflows/householdCase';
@@ -104,6 +105,7 @@ export async function completeBatchItem(
         requestId,
         workflowId: task.workflowId,
         updateId,
+        recordedAs: eventsRecordedBy.completeTask,
         data: { type: task.type, formSha256: formDigest(completion.data.form), via: 'batch' },
       },
       // A stuck workflow must not hold the whole batch: past the deadline the item is pending; the

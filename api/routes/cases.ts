@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { currentPolicyVersion, policies } from '../../domain/policy';
 import { cnMainlandCalendar } from '../../domain/calendar/cn-mainland';
 import { regionWithin } from '../../domain/agencies';
-import { ActionSchema, HouseholdSchema, ReferralSchema } from '../../domain/journey/state';
+import { ActionSchema, HouseholdSchema, ReferralSchema, eventsRecordedBy } from '../../domain/journey/state';
 import { act, householdCase, type ActResult } from '../../workflows/householdCase';
 import type { AppDeps } from '../app';
 import { auditOrRefuse, auditedChange } from '../audit';
@@ -200,7 +200,8 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
           target: workflowId,
           requestId: req.requestId,
           workflowId,
-          household: { key, recordedAs: 'case.referral_received' },
+          household: { key },
+          recordedAs: eventsRecordedBy.addReferral,
           updateId,
           data: {
             source: body.referral.source,
@@ -332,6 +333,7 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
           requestId: req.requestId,
           workflowId: c.workflowId,
           updateId,
+          recordedAs: eventsRecordedBy[command.action],
           data: command as unknown as Record<string, unknown>,
         },
         () =>

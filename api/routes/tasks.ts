@@ -2,7 +2,7 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { RegionCodeSchema, regionWithin } from '../../domain/agencies';
 import { measureByCode } from '../../domain/measures';
-import type { Action } from '../../domain/journey/state';
+import { eventsRecordedBy, type Action } from '../../domain/journey/state';
 import { TaskCompletionSchema, TaskTypeSchema, taskTypeInfo, type TaskType } from '../../domain/taskTypes';
 import { act, completeTask } from '../../workflows/householdCase';
 import { completeReferralTask, referralAct } from '../../workflows/agencyReferral';
@@ -416,6 +416,7 @@ export function taskRoutes({ db, client }: AppDeps): Router {
           requestId: req.requestId,
           workflowId: task.workflowId,
           updateId: input.updateId,
+          recordedAs: eventsRecordedBy.completeTask,
           // The form itself holds personal data; the audit keeps its digest.
           data: {
             type: task.type,
@@ -501,6 +502,7 @@ export function taskRoutes({ db, client }: AppDeps): Router {
             requestId: req.requestId,
             workflowId: task.workflowId,
             updateId: update.updateId,
+            recordedAs: eventsRecordedBy[command.action],
             data: body as Record<string, unknown>,
           },
           async () =>

@@ -331,11 +331,11 @@ const onCompleted: Handlers = {
     });
   },
   cadreVisit() {},
-  quarterlyReview(s, _t, f, now, _a, r) {
+  quarterlyReview(s, _t, f, now, a, r) {
     if (f.recommendation === 'propose_exit') {
       // As the proposeExit action: only from assistance (not from a handoff or a gradual exit).
       if (!r.legacyExitRules) assertAssisting(s);
-      proposeExit(s, now, f.notes);
+      proposeExit(s, now, f.notes, a);
     } else if (f.recommendation === 'safety_net') {
       if (!r.legacyExitRules && !IN_ASSISTANCE.includes(s.stage))
         throw new DomainError(
@@ -362,8 +362,8 @@ const onCompleted: Handlers = {
     noteClockSet(s, 'followUps', now);
     moveTo(s, 'gradual_exit', now, { followUps: s.schedule.followUps.map((f) => f.at) });
   },
-  followUpVisit(s, t, f, now) {
-    if (f.outcome === 'new_hardship') return reopen(s, now, f.hardship!.cause, f.hardship!.description);
+  followUpVisit(s, t, f, now, a) {
+    if (f.outcome === 'new_hardship') return reopen(s, now, f.hardship!.cause, f.hardship!.description, a);
     const last = Math.max(...s.policy.followUpVisitMonths);
     if (Number(t.context.month) === last)
       end(s, 'closed', 'out of hardship after the gradual-exit period (销档)', now);
@@ -457,11 +457,11 @@ function assertAssisting(s: CaseState): void {
     throw new DomainError('not_assisting', 'an exit is proposed for a case in assistance');
 }
 
-function proposeExit(s: CaseState, now: string, note: string): void {
+function proposeExit(s: CaseState, now: string, note: string, actor: Actor): void {
   if (activeTasks(s, 'exitApproval').length)
     throw new DomainError('exit_already_proposed', 'an exit proposal is already open');
   openTask(s, { type: 'exitApproval', agency: 'union' }, now);
-  record(s, 'exit.proposed', now, { note });
+  record(s, 'exit.proposed', now, { note }, actor);
   moveTo(s, 'exit_review', now);
 }
 
@@ -472,13 +472,13 @@ function startSafetyNetHandoff(s: CaseState, now: string, reason: string): void 
 }
 
 /** 返困: a new hardship restarts assistance on the same case; its history is kept. */
-function reopen(s: CaseState, now: string, cause: string, description: string): void {
+function reopen(s: CaseState, now: string, cause: string, description: string, actor: Actor): void {
   for (const t of activeTasks(s, 'followUpVisit')) cancelTask(s, t, now, 'assistance reopened');
   s.reopenCount += 1;
   s.exit = null;
   s.schedule.followUps = [];
   startVisitsAndReviews(s, now);
-  record(s, 'case.reopened', now, { cause, description, reopenCount: s.reopenCount });
+  record(s, 'case.reopened', now, { cause, description, reopenCount: s.reopenCount }, actor);
   openTask(s, { type: 'assistancePlan', agency: 'union' }, now);
   moveTo(s, 'planning', now, { reason: 'new hardship' });
 }
@@ -598,7 +598,7 @@ export function applyAction(
     case 'proposeExit':
       union('proposing an exit');
       assertAssisting(s);
-      return proposeExit(s, now, cmd.note);
+      return proposeExit(s, now, cmd.note, actor);
     case 'reportNewHardship':
       union('reporting a new hardship');
       if (s.stage !== 'gradual_exit')
@@ -606,7 +606,7 @@ export function applyAction(
           'not_in_gradual_exit',
           'a new hardship reopens a case in its gradual-exit period',
         );
-      return reopen(s, now, cmd.cause, cmd.description);
+      return reopen(s, now, cmd.cause, cmd.description, actor);
     case 'returnForCorrection': {
       const t = getActiveTask(s, cmd.taskId);
       assertAgency(actor, t.agency, `task ${t.id}`);
