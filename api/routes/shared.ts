@@ -197,33 +197,42 @@ export function tasksSeenOnCase<T extends { agency: string }>(p: Principal, whol
 }
 
 /**
- * The agency of a principal the platform knows: an integrator key (its row), or a staff member who
- * has acted before (the latest audit entry of theirs). Undefined for someone it has never seen.
+ * A task is reassigned only within its agency, checked as far as the platform can know it (the one
+ * place for it: the task, case and monitor routes call it). There is no staff directory: a staff
+ * member's identity is the claims of the JWT they send, so the platform knows staff only once they
+ * have acted (the agency of their latest audit entry): best-effort — someone who has never acted
+ * passes, and their first request shows their agency. Integrator keys are rows, known exactly: an
+ * unknown or revoked key is refused (422 `assignee_unknown`), a key of another agency too (422
+ * `assignee_not_in_agency`).
  */
-export async function knownAgencyOf(db: Db, sub: string): Promise<string | undefined> {
-  if (sub.startsWith('apikey:'))
-    return (await db.apiKey.findUnique({ where: { id: sub.slice('apikey:'.length) } }))?.agency;
-  const last = await db.auditEntry.findFirst({
-    where: { actor: sub },
-    orderBy: { at: 'desc' },
-    select: { agency: true },
-  });
-  return last?.agency;
-}
-
-/** A task is reassigned only within its agency: a known principal of another agency is refused (422). */
 export async function assertAssignable(
   db: Db,
   task: { id: string; agency: string },
   assignee: string,
   path: string,
 ) {
-  const agency = await knownAgencyOf(db, assignee);
+  const refuse = (code: string, why: string, rule: string) =>
+    new Problem(422, code, `${why}; task ${task.id} belongs to ${task.agency}`, [
+      { path, message: rule, code },
+    ]);
+  let agency: string | undefined;
+  if (assignee.startsWith('apikey:')) {
+    const key = await db.apiKey.findUnique({ where: { id: assignee.slice('apikey:'.length) } });
+    if (!key || key.revokedAt)
+      throw refuse('assignee_unknown', `${assignee} is no API key in use`, 'must be an API key in use');
+    agency = key.agency;
+  } else {
+    const last = await db.auditEntry.findFirst({
+      where: { actor: assignee },
+      orderBy: { at: 'desc' },
+      select: { agency: true },
+    });
+    agency = last?.agency;
+  }
   if (agency !== undefined && agency !== task.agency)
-    throw new Problem(
-      422,
+    throw refuse(
       'assignee_not_in_agency',
-      `${assignee} belongs to ${agency}; task ${task.id} belongs to ${task.agency}`,
-      [{ path, message: `must be a member of ${task.agency}`, code: 'assignee_not_in_agency' }],
+      `${assignee} belongs to ${agency}`,
+      `must be a member of ${task.agency}`,
     );
 }

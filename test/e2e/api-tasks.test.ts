@@ -503,8 +503,23 @@ describe('task actions', () => {
         errors: [expect.objectContaining({ path: 'body.assignee', code: 'assignee_not_in_agency' })],
       });
     }
+    // Keys are known exactly: one that does not exist, or is revoked, is refused too.
+    const revoked = await createApiKey(stack.db, { name: 'old', agency: 'union', region: REGION, roles: [] });
+    await stack.db.apiKey.update({ where: { id: revoked.id }, data: { revokedAt: new Date() } });
+    for (const assignee of ['apikey:key_nope', `apikey:${revoked.id}`]) {
+      const res = await stack.http('POST', `/v1/tasks/${task.id}/reassign`, {
+        token: as('union-supervisor'),
+        body: { assignee },
+      });
+      expect(res.status).toBe(422);
+      expect(res.body).toMatchObject({
+        type: '/problems/assignee_unknown',
+        errors: [expect.objectContaining({ path: 'body.assignee', code: 'assignee_unknown' })],
+      });
+    }
     expect((await stack.db.caseTask.findUniqueOrThrow({ where: { id: task.id } })).assignee).toBeNull();
-    // A colleague of the union, or someone the platform has not met yet, may be assigned.
+    // A colleague of the union, or staff the platform has not met yet (best-effort: no staff
+    // directory), may be assigned.
     for (const assignee of ['union-chair', 'new-colleague']) {
       const ok = await stack.http('POST', `/v1/tasks/${task.id}/reassign`, {
         token: as('union-supervisor'),
