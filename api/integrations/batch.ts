@@ -3,7 +3,7 @@ import { WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporal
 import type { Db } from '../../db/client';
 import { regionWithin } from '../../domain/agencies';
 import { eventsRecordedBy } from '../../domain/journey/state';
-import { TaskCompletionSchema } from '../../domain/taskTypes';
+import { TaskCompletionSchema, isReferralTask } from '../../domain/taskTypes';
 import { completeReferralTask } from '../../workflows/agencyReferral';
 import { completeTask } from '../../workflows/householdCase';
 import { auditedChange, canonicalJson, formDigest } from '../audit';
@@ -83,10 +83,6 @@ export async function completeBatchItem(
       return { taskId: task.id, ok: true, status: 200, alreadyApplied: true };
     return failed(task.id, 409, 'task_not_open', `task ${task.id} is ${task.status}`);
   }
-  const c = await db.householdCase.findUniqueOrThrow({
-    where: { id: task.caseId },
-    select: { workflowId: true },
-  });
   const updateId = `batch-${sha256(`${actor.id}|${task.id}|${fingerprint}`).slice(0, 40)}`;
   const input = { taskId: task.id, actor, completion: completion.data };
   const handle = client.workflow.getHandle(task.workflowId);
@@ -112,7 +108,7 @@ export async function completeBatchItem(
       // same item sent again carries the same Update ID and learns the one outcome.
       () =>
         client.withDeadline(Date.now() + deps.itemWaitMs, async () => {
-          if (task.workflowId === c.workflowId) {
+          if (!isReferralTask(task.type)) {
             const view = await handle.executeUpdate(completeTask, { args: [input], updateId });
             return { stage: view.stage };
           }

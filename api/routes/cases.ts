@@ -315,10 +315,8 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
       const t = await db.caseTask.findUnique({ where: { id: command.taskId } });
       if (!t || t.caseId !== c.id || !canSeeTask(p, t))
         throw new Problem(404, 'task_not_found', `no task ${command.taskId} of yours on this case`);
-    }
-    if (command.action === 'reassign') {
-      const t = await db.caseTask.findUnique({ where: { id: command.taskId } });
-      if (t) await assertAssignable(db, t, command.assignee, 'body.assignee');
+      // Reassign is not supervisory, so its task is always the one just read.
+      if (command.action === 'reassign') await assertAssignable(db, t, command.assignee, 'body.assignee');
     }
     const updateId = updateIdFor(req, `case:${c.id}`);
     let view;

@@ -3,7 +3,13 @@ import { z } from 'zod';
 import { RegionCodeSchema, regionWithin } from '../../domain/agencies';
 import { measureByCode } from '../../domain/measures';
 import { eventsRecordedBy, type Action } from '../../domain/journey/state';
-import { TaskCompletionSchema, TaskTypeSchema, taskTypeInfo, type TaskType } from '../../domain/taskTypes';
+import {
+  TaskCompletionSchema,
+  TaskTypeSchema,
+  isReferralTask,
+  taskTypeInfo,
+  type TaskType,
+} from '../../domain/taskTypes';
 import { act, completeTask } from '../../workflows/householdCase';
 import { completeReferralTask, referralAct } from '../../workflows/agencyReferral';
 import type { AppDeps } from '../app';
@@ -372,28 +378,27 @@ export function taskRoutes({ db, client }: AppDeps): Router {
     const role = taskTypeInfo[task.type as TaskType]?.role;
     if (role && !p.roles.includes(role))
       throw new Problem(403, 'forbidden', `a ${task.type} task needs the ${role} role`);
-    const c = await db.householdCase.findUniqueOrThrow({ where: { id: task.caseId } });
     const handle = client.workflow.getHandle(task.workflowId);
     const input = {
       args: [{ taskId: task.id, actor: actorOf(p), completion }] as const,
       updateId: updateIdFor(req, `complete:${task.id}`),
     };
     const complete = async (): Promise<z.infer<typeof CompletionResultSchema>> => {
-      if (task.workflowId === c.workflowId) {
+      if (!isReferralTask(task.type)) {
         const view = await handle.executeUpdate(completeTask, { ...input, args: [...input.args] });
         return {
           taskId: task.id,
-          caseId: c.id,
+          caseId: task.caseId,
           stage: view.stage,
           nextTasks: view.openTasks.filter((t) => t.agency === p.agency),
         };
       }
       // A referral's task: the case learns the outcome by signal, so its stage is read afterwards.
       const view = await handle.executeUpdate(completeReferralTask, { ...input, args: [...input.args] });
-      const after = await db.householdCase.findUniqueOrThrow({ where: { id: c.id } });
+      const after = await db.householdCase.findUniqueOrThrow({ where: { id: task.caseId } });
       return {
         taskId: task.id,
-        caseId: c.id,
+        caseId: task.caseId,
         stage: after.stage,
         nextTasks: view.openTasks.map((t) => ({ ...t, agency: view.agency })),
         referral: {
@@ -409,7 +414,7 @@ export function taskRoutes({ db, client }: AppDeps): Router {
       result = await auditedChange(
         db,
         {
-          caseId: c.id,
+          caseId: task.caseId,
           principal: p,
           action: 'task.complete',
           target: task.id,
@@ -490,7 +495,6 @@ export function taskRoutes({ db, client }: AppDeps): Router {
         args: [{ actor: actorOf(p), command }] as [never],
         updateId: updateIdFor(req, `${name}:${task.id}`),
       };
-      const onCase = (await db.householdCase.findUniqueOrThrow({ where: { id: task.caseId } })).workflowId;
       try {
         await auditedChange(
           db,
@@ -506,9 +510,9 @@ export function taskRoutes({ db, client }: AppDeps): Router {
             data: body as Record<string, unknown>,
           },
           async () =>
-            void (await (task.workflowId === onCase
-              ? handle.executeUpdate(act, update)
-              : handle.executeUpdate(referralAct, update))),
+            void (await (isReferralTask(task.type)
+              ? handle.executeUpdate(referralAct, update)
+              : handle.executeUpdate(act, update))),
         );
       } catch (err) {
         return failure(err, task.id);

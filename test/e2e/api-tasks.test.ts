@@ -1,6 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { createApp } from '../../api/app';
 import { createApiKey } from '../../api/auth';
+import { listen } from '../../api/server';
+import type { Db } from '../../db/client';
 import { forms } from '../support/fixtures';
 import { eventually, startStack, type Stack } from '../support/stack';
 import {
@@ -1017,5 +1020,83 @@ describe('cases', () => {
       ['union-staff', 'case.raiseObjection', 'attempt', undefined],
       ['union-staff', 'case.raiseObjection', 'refused', 'not_in_public_notice'],
     ]);
+  });
+});
+
+describe('hot paths', () => {
+  /** The API on the same stack over a client that counts its reads per model. */
+  async function countingApi() {
+    const reads: Record<string, number> = {};
+    const db = stack.db.$extends({
+      query: {
+        $allModels: {
+          $allOperations({ model, operation, args, query }) {
+            if (operation.startsWith('find')) reads[model] = (reads[model] ?? 0) + 1;
+            return query(args);
+          },
+        },
+      },
+    }) as unknown as Db;
+    const server = await listen(
+      createApp({ config: stack.config, db, client: stack.client }),
+      0,
+      '127.0.0.1',
+    );
+    const call = async (method: string, path: string, auth: string, body?: unknown) => {
+      for (const k of Object.keys(reads)) delete reads[k];
+      const res = await fetch(`http://127.0.0.1:${server.port}${path}`, {
+        method,
+        headers: { authorization: auth, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return { status: res.status, body: (await res.json()) as any, reads: { ...reads } };
+    };
+    return { call, close: () => server.close() };
+  }
+
+  test('a task action, a completion, a batch result and a reassign each read their rows once', async () => {
+    const api = await countingApi();
+    try {
+      const { caseId, task } = await referCase(stack);
+      const union = `Bearer ${as('union-supervisor')}`;
+      // Claim: the task, then the task and the case as they now are (for the answer).
+      const claim = await api.call('POST', `/v1/tasks/${task.id}/claim`, union);
+      expect(claim.status).toBe(200);
+      expect(claim.reads).toMatchObject({ CaseTask: 2, HouseholdCase: 1 });
+      // Reassign through the case: the case, and the named task once.
+      const reassign = await api.call('POST', `/v1/cases/${caseId}/actions`, union, {
+        action: 'reassign',
+        taskId: task.id,
+        assignee: 'union-staff',
+      });
+      expect(reassign.status).toBe(200);
+      expect(reassign.reads).toMatchObject({ CaseTask: 1, HouseholdCase: 1 });
+      // A completion, by the new assignee, answers from the workflow: no case row.
+      const done = await api.call(
+        'POST',
+        `/v1/tasks/${task.id}/complete`,
+        `Bearer ${as('union-staff')}`,
+        intakeForm,
+      );
+      expect(done.status).toBe(200);
+      expect(done.reads.HouseholdCase).toBeUndefined();
+      // A batch result likewise.
+      const civil = await eventually(() =>
+        stack.db.caseTask.findFirst({ where: { caseId, type: 'dataComparisonCivil', status: 'open' } }),
+      );
+      const { key } = await createApiKey(stack.db, {
+        name: 'civil',
+        agency: 'civil_affairs',
+        region: REGION,
+        roles: ['staff'],
+      });
+      const batch = await api.call('POST', '/v1/batch/tasks/results', `ApiKey ${key}`, {
+        items: [{ taskId: civil.id, completion: { type: 'dataComparisonCivil', form: forms.civil } }],
+      });
+      expect(batch.body.results[0]).toMatchObject({ ok: true, status: 200, stage: 'comparison' });
+      expect(batch.reads.HouseholdCase).toBeUndefined();
+    } finally {
+      await api.close();
+    }
   });
 });
