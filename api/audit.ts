@@ -1,8 +1,8 @@
-import crypto from 'node:crypto';
 import type { Db } from '../db/client';
 import { Prisma } from '../generated/prisma/client';
 import type { Principal } from './auth';
 import { Problem, problemFromFailure } from './errors';
+import { sha256 } from './hash';
 import { log } from './log';
 
 /**
@@ -41,8 +41,7 @@ export function canonicalJson(v: unknown): string {
 }
 
 /** A form holds personal data: the trail keeps its digest. */
-export const formDigest = (form: unknown) =>
-  crypto.createHash('sha256').update(JSON.stringify(form)).digest('hex');
+export const formDigest = (form: unknown) => sha256(JSON.stringify(form));
 
 interface HashedFields {
   chain: string;
@@ -75,7 +74,7 @@ export function entryHash(e: HashedFields): string {
     data: e.data,
     prevHash: e.prevHash,
   });
-  return crypto.createHash('sha256').update(content).digest('hex');
+  return sha256(content);
 }
 
 type Tx = Prisma.TransactionClient;
@@ -86,10 +85,7 @@ const chainOf = (entry: AuditInput) => entry.chain ?? entry.caseId ?? SYSTEM_CHA
  * Appends one entry inside the caller's transaction, so a change to the database and its audit
  * entry commit together or not at all. The chain's head row is locked, so concurrent writers queue.
  */
-export async function appendAudit(
-  tx: Tx,
-  entry: AuditInput,
-): Promise<{ chain: string; seq: number; hash: string }> {
+async function appendAudit(tx: Tx, entry: AuditInput): Promise<{ chain: string; seq: number; hash: string }> {
   const chain = chainOf(entry);
   // JSONB keeps no undefined values: normalise first so the stored data hashes the same.
   const data = JSON.parse(JSON.stringify(entry.data ?? {})) as Prisma.InputJsonObject;

@@ -5,6 +5,7 @@ import type { Config } from '../config';
 import { z } from 'zod';
 import { AgencyCodeSchema, RegionCodeSchema, RoleSchema, type Actor } from '../domain/agencies';
 import { Problem } from './errors';
+import { sha256 } from './hash';
 import type { FailedAuthLimit } from './middleware/rateLimit';
 
 /**
@@ -69,7 +70,7 @@ export function actorOf(claims: Principal): Actor {
 }
 
 /** Integrator API keys: `hrp_` + 32 random bytes; only the SHA-256 is stored. */
-export const hashApiKey = (key: string) => crypto.createHash('sha256').update(key).digest('hex');
+export const hashApiKey = sha256;
 
 export async function createApiKey(
   db: Pick<Db, 'apiKey'>,

@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import { WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
 import type { Db } from '../../db/client';
 import { regionWithin } from '../../domain/agencies';
@@ -9,6 +8,7 @@ import { completeTask } from '../../workflows/householdCase';
 import { auditedChange, canonicalJson, formDigest } from '../audit';
 import { actorOf, type Principal } from '../auth';
 import { Problem, problemFromFailure, zodIssues, type FieldIssue } from '../errors';
+import { sha256 } from '../hash';
 import { log } from '../log';
 
 /**
@@ -41,8 +41,6 @@ export interface BatchDeps {
   itemWaitMs: number;
 }
 
-const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
-
 function failed(taskId: string, status: number, code: string, detail: string, errors?: FieldIssue[]) {
   return {
     taskId,
@@ -52,7 +50,7 @@ function failed(taskId: string, status: number, code: string, detail: string, er
   } as const;
 }
 
-export async function completeBatchItem(
+async function completeBatchItem(
   deps: BatchDeps,
   p: Principal,
   requestId: string,

@@ -5,6 +5,7 @@ import { currentPolicyVersion, policies } from '../../domain/policy';
 import { cnMainlandCalendar } from '../../domain/calendar/cn-mainland';
 import { regionWithin } from '../../domain/agencies';
 import { ActionSchema, HouseholdSchema, ReferralSchema, eventsRecordedBy } from '../../domain/journey/state';
+import { ACTIVE_TASK_STATUSES } from '../../domain/journey/taskBook';
 import { act, householdCase, type ActResult } from '../../workflows/householdCase';
 import type { AppDeps } from '../app';
 import { auditOrRefuse, auditedChange } from '../audit';
@@ -14,7 +15,6 @@ import { caseWorkflowId, householdKey } from '../households';
 import { idempotent, updateIdFor } from '../middleware/idempotency';
 import { registerPath, registerSchema } from '../openapi';
 import {
-  ACTIVE_TASK_STATUSES,
   IdParamsSchema,
   assertAssignable,
   TaskSummarySchema,

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Db } from '../../db/client';
 import { Prisma } from '../../generated/prisma/client';
 import { RegionCodeSchema, regionWithin } from '../../domain/agencies';
+import { ACTIVE_TASK_STATUSES } from '../../domain/journey/taskBook';
 import { taskTypeInfo, type TaskType } from '../../domain/taskTypes';
 import {
   deliveryWorkflowId,
@@ -18,6 +19,7 @@ import type { AppDeps } from '../app';
 import { auditOrRefuse, auditedDbChange } from '../audit';
 import type { Principal } from '../auth';
 import { Problem } from '../errors';
+import { sha256 } from '../hash';
 import { householdKey } from '../households';
 import {
   MAX_IMPORT_BYTES,
@@ -33,7 +35,6 @@ import { TargetError, allowPrivateTargets, assertWebhookTarget } from '../integr
 import { retryDelaysMs } from '../integrations/webhookPolicy';
 import { registerPath } from '../openapi';
 import {
-  ACTIVE_TASK_STATUSES,
   IdParamsSchema,
   parse,
   principalOf,
@@ -42,8 +43,6 @@ import {
   tasksSeenOnCase,
   visibleCase,
 } from './shared';
-
-const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 
 export const SubscriptionSchema = z.object({
   url: z.string().url().max(2000),
@@ -452,22 +451,10 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
 
   // ------------------------------------------------------------------ bulk import
 
-  const readText = express.text({
+  const importText = express.text({
     type: ['text/csv', 'application/x-ndjson', 'application/jsonl', 'application/x-jsonlines'],
     limit: MAX_IMPORT_BYTES,
   });
-  const importText: express.RequestHandler = (req, res, next) =>
-    readText(req, res, (err?: unknown) =>
-      (err as { type?: string } | undefined)?.type === 'entity.too.large'
-        ? next(
-            new Problem(
-              413,
-              'file_too_large',
-              `the file exceeds ${MAX_IMPORT_BYTES / 1024 / 1024} MB; split it into several imports`,
-            ),
-          )
-        : next(err),
-    );
 
   async function importReport(db: Db, jobId: string) {
     const job = await db.importJob.findUniqueOrThrow({ where: { id: jobId } });

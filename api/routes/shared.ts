@@ -1,6 +1,8 @@
 import type { Request } from 'express';
 import { z } from 'zod';
 import { regionWithin } from '../../domain/agencies';
+import { ACTIVE_REFERRAL_STATUSES, isActiveReferralStatus } from '../../domain/journey/state';
+import { ACTIVE_TASK_STATUSES, isActiveTaskStatus } from '../../domain/journey/taskBook';
 import { taskTypeInfo, type TaskType } from '../../domain/taskTypes';
 import type { Db } from '../../db/client';
 import { Prisma } from '../../generated/prisma/client';
@@ -93,10 +95,6 @@ export async function visibleTask(db: Db, p: Principal, id: string) {
   return task;
 }
 
-/** Task statuses that still ask something of their agency. */
-export const ACTIVE_TASK_STATUSES = ['open', 'awaiting_correction'];
-const ACTIVE_REFERRAL_STATUSES = ['pending', 'accepted', 'waitlisted'];
-
 /** The union leads every case and coordinators oversee them: they see whole cases in their region. */
 export const seesWholeCases = (p: Principal) => p.agency === 'union' || p.roles.includes('coordinator');
 
@@ -130,12 +128,10 @@ export function seesCase(
   if (!regionWithin(c.regionCode, p.region)) return false;
   if (seesWholeCases(p) || referred) return true;
   return (
-    mine.some((t) => ACTIVE_TASK_STATUSES.includes(t.status)) ||
+    mine.some((t) => isActiveTaskStatus(t.status)) ||
     caseReferrals(c.summary).some(
       (r) =>
-        r.agency === p.agency &&
-        ACTIVE_REFERRAL_STATUSES.includes(r.status) &&
-        !mine.some((t) => t.workflowId === r.id),
+        r.agency === p.agency && isActiveReferralStatus(r.status) && !mine.some((t) => t.workflowId === r.id),
     )
   );
 }

@@ -10,6 +10,7 @@ import {
   taskTypeInfo,
   type TaskType,
 } from '../../domain/taskTypes';
+import { isActiveTaskStatus } from '../../domain/journey/taskBook';
 import { act, completeTask } from '../../workflows/householdCase';
 import { completeReferralTask, referralAct } from '../../workflows/agencyReferral';
 import type { AppDeps } from '../app';
@@ -20,7 +21,6 @@ import { inboxPage } from '../inbox';
 import { idempotent, updateIdFor } from '../middleware/idempotency';
 import { registerPath, registerSchema } from '../openapi';
 import {
-  ACTIVE_TASK_STATUSES,
   IdParamsSchema,
   TaskSummarySchema,
   assertAssignable,
@@ -292,7 +292,7 @@ export function taskRoutes({ db, client }: AppDeps): Router {
     if (!c) throw new Problem(404, 'task_not_found', `no task ${id} in your inbox`);
     const context = asRecord(task.context);
     // The case's current facts serve the work: a closed task shows only its own record.
-    const active = ACTIVE_TASK_STATUSES.includes(task.status);
+    const active = isActiveTaskStatus(task.status);
     const facts = active ? factsFor(task, asRecord(c.facts), asRecord(c.summary), context) : {};
     const record = active
       ? null

@@ -12,7 +12,7 @@ import type {
   StartInput,
   Tier,
 } from './state';
-import { TERMINAL_STAGES } from './state';
+import { TERMINAL_STAGES, isActiveReferralStatus } from './state';
 import {
   DomainError,
   activeTasks,
@@ -122,7 +122,7 @@ function moveTo(state: CaseState, stage: Stage, now: string, data: Record<string
 function end(state: CaseState, stage: Stage, reason: string, now: string): void {
   for (const t of activeTasks(state)) cancelTask(state, t, now, `case ended: ${stage}`);
   for (const r of Object.values(state.agencyReferrals)) {
-    if (['pending', 'accepted', 'waitlisted'].includes(r.status))
+    if (isActiveReferralStatus(r.status))
       state.effects.push({ kind: 'revokeReferral', referralId: r.id, reason: `case ended: ${stage}` });
   }
   state.ending = { at: now, reason };
@@ -633,7 +633,7 @@ export function applyAction(
       union('revoking a referral');
       const r = s.agencyReferrals[cmd.referralId];
       if (!r) throw new DomainError('referral_not_found', `referral ${cmd.referralId} is not on this case`);
-      if (!['pending', 'accepted', 'waitlisted'].includes(r.status))
+      if (!isActiveReferralStatus(r.status))
         throw new DomainError('referral_closed', `referral ${r.id} is ${r.status}`);
       s.effects.push({ kind: 'revokeReferral', referralId: r.id, reason: cmd.reason });
       record(s, 'referral.revoke_requested', now, { referralId: r.id, reason: cmd.reason }, actor);
@@ -708,7 +708,7 @@ function sameReferral(a: Referral, b: Referral): boolean {
 /** The referrals still in an agency's hands (undecided, accepted or waitlisted). */
 export function activeReferralIds(s: CaseState): string[] {
   return Object.values(s.agencyReferrals)
-    .filter((r) => ['pending', 'accepted', 'waitlisted'].includes(r.status))
+    .filter((r) => isActiveReferralStatus(r.status))
     .map((r) => r.id);
 }
 

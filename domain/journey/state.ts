@@ -146,11 +146,20 @@ export type ActInput = z.infer<typeof ActInputSchema>;
 
 export type Tier = 'deep' | 'relative' | 'accident';
 
+export type ReferralStatus =
+  'pending' | 'accepted' | 'waitlisted' | 'declined' | 'granted' | 'refused' | 'revoked' | 'expired';
+
+/** Referral statuses still in an agency's hands (undecided, accepted or waitlisted). */
+export const ACTIVE_REFERRAL_STATUSES: ReferralStatus[] = ['pending', 'accepted', 'waitlisted'];
+
+export const isActiveReferralStatus = (status: string): boolean =>
+  (ACTIVE_REFERRAL_STATUSES as string[]).includes(status);
+
 export interface AgencyReferral {
   id: string;
   measure: string;
   agency: string;
-  status: 'pending' | 'accepted' | 'waitlisted' | 'declined' | 'granted' | 'refused' | 'revoked' | 'expired';
+  status: ReferralStatus;
   waitlistPosition: number | null;
   outcome: Record<string, unknown> | null;
   updatedAt: string;

@@ -204,8 +204,8 @@ test('a file over 50,000 rows or 25 MB is refused whole, with what to do', async
   );
   expect(big.status).toBe(413);
   expect(big.body).toMatchObject({
-    type: '/problems/file_too_large',
-    detail: 'the file exceeds 25 MB; split it into several imports',
+    type: '/problems/body_too_large',
+    detail: 'the body exceeds the limit of 26214400 bytes (25 MB)',
   });
   expect(await stack.db.importJob.count({ where: { totalRows: { gt: 200 } } })).toBe(0);
 });
