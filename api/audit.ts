@@ -153,6 +153,25 @@ export async function auditOrRefuse(
   return orRefuse(entry, () => audit(db, entry));
 }
 
+/**
+ * Appends every entry in one transaction, or none and refuses the request (503): a batch of reads
+ * audited with one commit. Chains are locked in order, so concurrent batches cannot deadlock.
+ */
+export async function auditAllOrRefuse(db: Db, entries: AuditInput[]): Promise<void> {
+  if (!entries.length) return;
+  const byChain = (a: AuditInput, b: AuditInput) =>
+    chainOf(a) < chainOf(b) ? -1 : chainOf(a) > chainOf(b) ? 1 : 0;
+  const ordered = [...entries].sort(byChain);
+  await orRefuse(entries[0]!, () =>
+    db.$transaction(
+      async (tx) => {
+        for (const e of ordered) await appendAudit(tx, e);
+      },
+      { timeout: 30_000 },
+    ),
+  );
+}
+
 function logAuditFailure(entry: AuditInput, err: unknown): void {
   log('error', 'audit append failed', {
     requestId: entry.requestId,
@@ -233,32 +252,37 @@ async function outcomeOf(tx: Tx, chain: string, attemptSeq: number): Promise<str
  * Where the workflow stood before the attempt: its last projected event. A household's later case
  * runs under the same workflow ID and numbers its events from 1 again, so the mark is per case.
  */
-async function watermark(db: Db, entry: ChangeEntry): Promise<Record<string, unknown>> {
+async function watermark(tx: Tx, entry: ChangeEntry): Promise<Record<string, unknown>> {
   const { workflowId } = entry;
   if (!entry.household) {
-    const last = await db.caseEvent.aggregate({
+    const last = await tx.caseEvent.aggregate({
       where: { caseId: entry.caseId!, workflowId },
       _max: { seq: true },
     });
     return { workflowId, afterSeq: last._max.seq ?? 0 };
   }
-  const cases = await db.householdCase.findMany({
-    where: { householdKey: entry.household.key },
-    select: { id: true },
-  });
-  const afterSeqs: Record<string, number> = {};
-  for (const { id } of cases) {
-    const last = await db.caseEvent.aggregate({ where: { caseId: id, workflowId }, _max: { seq: true } });
-    afterSeqs[id] = last._max.seq ?? 0;
-  }
+  // Every case of the household in one query.
+  const marks = await tx.$queryRaw<Array<{ id: string; afterSeq: number }>>`
+    SELECT c."id", COALESCE(MAX(e."seq"), 0)::int AS "afterSeq"
+      FROM "HouseholdCase" c
+      LEFT JOIN "CaseEvent" e ON e."caseId" = c."id" AND e."workflowId" = ${workflowId}
+     WHERE c."householdKey" = ${entry.household.key}
+     GROUP BY c."id" ORDER BY c."id"`;
+  const afterSeqs = Object.fromEntries(marks.map((m) => [m.id, m.afterSeq]));
   return { workflowId, householdKey: entry.household.key, afterSeqs };
 }
 
 /**
  * Step 1 of `auditedChange`: the attempt, or the still open attempt of the same Update ID; null
  * when that Update was recorded as applied already. Refuses the request (503) when the trail is down.
+ * `withMark` completes a new attempt's entry with its watermark (not read when one is reused).
  */
-async function openAttempt(db: Db, entry: AuditInput, updateId?: string): Promise<{ seq: number } | null> {
+async function openAttempt(
+  db: Db,
+  entry: AuditInput,
+  updateId: string | undefined,
+  withMark: (tx: Tx) => Promise<AuditInput>,
+): Promise<{ seq: number } | null> {
   return orRefuse(entry, () =>
     db.$transaction(async (tx) => {
       if (updateId) {
@@ -274,7 +298,7 @@ async function openAttempt(db: Db, entry: AuditInput, updateId?: string): Promis
           if (outcome === undefined) return prior;
         }
       }
-      return appendAudit(tx, entry);
+      return appendAudit(tx, await withMark(tx));
     }),
   );
 }
@@ -337,19 +361,12 @@ export async function auditedChange<T>(
 ): Promise<T> {
   const { workflowId: _w, updateId, household, recordedAs, ...rest } = entry;
   if (household) rest.chain = entry.workflowId;
-  const attempt = await openAttempt(
-    db,
-    {
-      ...rest,
-      data: {
-        ...rest.data,
-        phase: 'attempt',
-        ...(await watermark(db, entry)),
-        recordedAs,
-        ...(updateId ? { updateId } : {}),
-      },
-    },
-    updateId,
+  const attemptEntry = (mark: Record<string, unknown>): AuditInput => ({
+    ...rest,
+    data: { ...rest.data, phase: 'attempt', ...mark, recordedAs, ...(updateId ? { updateId } : {}) },
+  });
+  const attempt = await openAttempt(db, attemptEntry({}), updateId, async (tx) =>
+    attemptEntry(await watermark(tx, entry)),
   );
   const settle = (data: Record<string, unknown>, caseRecord?: CaseRecord) =>
     attempt &&

@@ -40,16 +40,18 @@ export function updateIdFor(req: Request, scope: string): string | undefined {
 /** Records purged per write, oldest first: bounded work, and it keeps up (keys expire as fast as made). */
 const PURGE_BATCH = 100;
 
-/** Deletes up to `PURGE_BATCH` records past their TTL; returns how many. */
+/**
+ * Deletes up to `PURGE_BATCH` records past their TTL, oldest first, in one statement; returns how
+ * many. Rows another purge is deleting are skipped, not waited for.
+ */
 async function purgeExpiredIdempotencyRecords(db: Db, now = Date.now()): Promise<number> {
-  const old = await db.idempotencyRecord.findMany({
-    where: { createdAt: { lt: new Date(now - IDEMPOTENCY_TTL_MS) } },
-    select: { principal: true, key: true },
-    orderBy: { createdAt: 'asc' },
-    take: PURGE_BATCH,
-  });
-  if (!old.length) return 0;
-  return (await db.idempotencyRecord.deleteMany({ where: { OR: old } })).count;
+  // "createdAt" is TIMESTAMP(3) without time zone, holding UTC.
+  const before = new Date(now - IDEMPOTENCY_TTL_MS).toISOString();
+  return db.$executeRaw`
+    DELETE FROM "IdempotencyRecord" WHERE ("principal", "key") IN (
+      SELECT "principal", "key" FROM "IdempotencyRecord"
+       WHERE "createdAt" < ${before}::timestamp(3)
+       ORDER BY "createdAt" LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED)`;
 }
 
 /** After a write that made a new record, off the request's path: a failure is only logged. */

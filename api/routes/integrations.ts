@@ -16,7 +16,7 @@ import {
 import { completeBatch } from '../integrations/batch';
 import { ensureWebhookDispatcher } from '../integrations/dispatcher';
 import type { AppDeps } from '../app';
-import { auditOrRefuse, auditedDbChange } from '../audit';
+import { auditAllOrRefuse, auditedDbChange } from '../audit';
 import type { Principal } from '../auth';
 import { Problem } from '../errors';
 import { sha256 } from '../hash';
@@ -631,20 +631,20 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
         },
       };
     });
-    // Releasing ID numbers is a sensitive read: one audit entry per case, as for a person.
-    await Promise.all(
+    // Releasing ID numbers is a sensitive read: one audit entry per task, as for a person; all in one
+    // transaction (or none, and 503).
+    await auditAllOrRefuse(
+      db,
       items
         .filter((i) => 'idNumber' in i.household)
-        .map((i) =>
-          auditOrRefuse(db, {
-            caseId: i.caseId,
-            principal: p,
-            action: 'task.read_sensitive',
-            target: i.taskId,
-            requestId: req.requestId,
-            data: { via: 'batch' },
-          }),
-        ),
+        .map((i) => ({
+          caseId: i.caseId,
+          principal: p,
+          action: 'task.read_sensitive',
+          target: i.taskId,
+          requestId: req.requestId,
+          data: { via: 'batch' },
+        })),
     );
     res.json({ items, nextAfter: tasks.length ? tasks[tasks.length - 1]!.id : null });
   });
