@@ -5,6 +5,7 @@ import { forms, taskTypeInfo, type FormOf, type TaskType } from '../taskTypes';
 import type {
   Action,
   AgencyReferral,
+  AidPayment,
   CaseState,
   CompleteTaskInput,
   Referral,
@@ -223,6 +224,7 @@ export function completeTask(
 ): void {
   const task = checkCompletion(state, input);
   const form = forms[task.type].parse(input.completion.form);
+  checkOutcome(state, task, form, now, rules);
   closeTask(state, task, now, input.actor, form);
   const handler = onCompleted[task.type] as (
     s: CaseState,
@@ -233,6 +235,29 @@ export function completeTask(
     r: Rules,
   ) => void;
   handler(state, task, form, now, input.actor, rules);
+}
+
+/**
+ * The refusals a completion's outcome can meet (the annual cap, the stage a review's proposal
+ * needs), checked before the task is closed: a refused completion changes nothing, validator or not.
+ */
+function checkOutcome(s: CaseState, task: Task, form: unknown, now: string, r: Rules): void {
+  if (task.type === 'aidPaymentApproval') {
+    const p = s.payments[String(task.context.paymentId)];
+    if (p && (form as FormOf<'aidPaymentApproval'>).decision !== 'reject')
+      assertWithinCap(s, p.amountCents, paymentYear(s, p, now, r), p.id);
+  } else if (task.type === 'quarterlyReview') {
+    const { recommendation } = form as FormOf<'quarterlyReview'>;
+    if (recommendation === 'propose_exit') {
+      // As the proposeExit action: only from assistance (not from a handoff or a gradual exit).
+      if (!r.legacyExitRules) assertAssisting(s);
+      assertNoExitProposed(s);
+    } else if (recommendation === 'safety_net' && !r.legacyExitRules && !IN_ASSISTANCE.includes(s.stage))
+      throw new DomainError(
+        'not_in_assistance',
+        `the safety net is proposed for a case in assistance, not in ${s.stage}`,
+      );
+  }
 }
 
 type Handlers = {
@@ -313,10 +338,7 @@ const onCompleted: Handlers = {
       record(s, 'payment.rejected', now, { paymentId: p.id, reason: f.reason }, actor);
       return;
     }
-    // Aid counts against the cap of the year it is paid in: prepared in December, approved in
-    // January, it is January's.
-    const year = r.legacyPaymentYear ? p.year : yearOf(s, now);
-    assertWithinCap(s, p.amountCents, year, p.id);
+    const year = paymentYear(s, p, now, r); // within the cap (checkOutcome)
     p.year = year;
     p.status = 'approved';
     p.approvedBy = actor.id;
@@ -331,19 +353,10 @@ const onCompleted: Handlers = {
     });
   },
   cadreVisit() {},
-  quarterlyReview(s, _t, f, now, a, r) {
-    if (f.recommendation === 'propose_exit') {
-      // As the proposeExit action: only from assistance (not from a handoff or a gradual exit).
-      if (!r.legacyExitRules) assertAssisting(s);
-      proposeExit(s, now, f.notes, a);
-    } else if (f.recommendation === 'safety_net') {
-      if (!r.legacyExitRules && !IN_ASSISTANCE.includes(s.stage))
-        throw new DomainError(
-          'not_in_assistance',
-          `the safety net is proposed for a case in assistance, not in ${s.stage}`,
-        );
-      startSafetyNetHandoff(s, now, f.notes);
-    }
+  quarterlyReview(s, _t, f, now, a) {
+    // The stage each recommendation needs was checked before the review closed (checkOutcome).
+    if (f.recommendation === 'propose_exit') proposeExit(s, now, f.notes, a);
+    else if (f.recommendation === 'safety_net') startSafetyNetHandoff(s, now, f.notes);
   },
   exitApproval(s, _t, f, now, _a, r) {
     if (f.decision === 'reject') return moveTo(s, 'assisting', now, { reason: f.reason });
@@ -457,9 +470,13 @@ function assertAssisting(s: CaseState): void {
     throw new DomainError('not_assisting', 'an exit is proposed for a case in assistance');
 }
 
-function proposeExit(s: CaseState, now: string, note: string, actor: Actor): void {
+function assertNoExitProposed(s: CaseState): void {
   if (activeTasks(s, 'exitApproval').length)
     throw new DomainError('exit_already_proposed', 'an exit proposal is already open');
+}
+
+/** Opens the exit approval (checked first: `assertAssisting` unless legacy, `assertNoExitProposed`). */
+function proposeExit(s: CaseState, now: string, note: string, actor: Actor): void {
   openTask(s, { type: 'exitApproval', agency: 'union' }, now);
   record(s, 'exit.proposed', now, { note }, actor);
   moveTo(s, 'exit_review', now);
@@ -485,6 +502,11 @@ function reopen(s: CaseState, now: string, cause: string, description: string, a
 
 function yearOf(s: CaseState, now: string): number {
   return Number(localDateOf(now, s.calendar).slice(0, 4));
+}
+
+/** Aid counts against the cap of the year it is paid in: prepared in December, approved in January, it is January's. */
+function paymentYear(s: CaseState, p: AidPayment, now: string, r: Rules): number {
+  return r.legacyPaymentYear ? p.year : yearOf(s, now);
 }
 
 function assertWithinCap(s: CaseState, amountCents: number, year: number, excludeId?: string): void {
@@ -598,6 +620,7 @@ export function applyAction(
     case 'proposeExit':
       union('proposing an exit');
       assertAssisting(s);
+      assertNoExitProposed(s);
       return proposeExit(s, now, cmd.note, actor);
     case 'reportNewHardship':
       union('reporting a new hardship');

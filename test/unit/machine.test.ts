@@ -246,6 +246,19 @@ describe('quarterly reviews and exits', () => {
     expect(code(() => validateCompletion(s, review(s, 'continue'), Q2))).toBe('no error');
   });
 
+  test('the transition itself refuses a review before closing it: nothing half-written, validator or not', () => {
+    const s = assisted();
+    applyAction(s, actors.unionStaff, { action: 'proposeExit', note: 'employed' }, Q2);
+    const before = JSON.stringify(s);
+    expect(code(() => completeTask(s, review(s, 'propose_exit'), Q2))).toBe('not_assisting');
+    expect(JSON.stringify(s)).toBe(before);
+    // Replayed histories skip the stage rule; the open proposal still refuses it, before the close.
+    expect(code(() => completeTask(s, review(s, 'propose_exit'), Q2, { legacyExitRules: true }))).toBe(
+      'exit_already_proposed',
+    );
+    expect(JSON.stringify(s)).toBe(before);
+  });
+
   test('a review proposes an exit or the safety net only for a case in assistance', () => {
     const handoff = assisted();
     applyAction(handoff, actors.unionStaff, { action: 'proposeExit', note: 'x' }, Q2);
@@ -493,6 +506,12 @@ describe('union aid counts against the year it is paid in', () => {
     expect(code(() => validateCompletion(s, approval(s, december), at('2027-01-05T10:00:00')))).toBe(
       'over_annual_cap',
     );
+    // The transition itself checks the cap before it closes the approval task: nothing half-written.
+    const before = JSON.stringify(s);
+    expect(code(() => completeTask(s, approval(s, december), at('2027-01-05T10:00:00')))).toBe(
+      'over_annual_cap',
+    );
+    expect(JSON.stringify(s)).toBe(before);
     prepare(s, 1_500_000, at('2026-12-31T09:00:00'));
     completeTask(s, approval(s), at('2027-01-05T10:00:00'));
     expect(Object.values(s.payments).map((p) => [p.year, p.status])).toEqual([
