@@ -105,7 +105,7 @@ export function createImportActivities(db: Db, opts: ImportOptions = {}) {
                 where: { jobId_rowNo: { jobId: job.id, rowNo: row.rowNo } },
                 // The household's details are no longer needed here once the case holds them.
                 data: {
-                  status: view.referralCount > 1 ? 'joined' : 'started',
+                  status: view.referral ?? 'joined',
                   caseId: view.caseId,
                   input: Prisma.DbNull,
                 },
@@ -139,8 +139,9 @@ async function refreshCounters(db: Db, jobId: string, finished = false): Promise
     data: {
       startedCases: n('started'),
       joinedCases: n('joined'),
+      duplicateRows: n('duplicate'),
       failedRows: n('failed'),
-      processedRows: n('started') + n('joined') + n('failed'),
+      processedRows: n('started') + n('joined') + n('duplicate') + n('failed'),
       ...(finished ? { status: 'completed', finishedAt: new Date() } : {}),
     },
   });

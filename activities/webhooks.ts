@@ -1,8 +1,8 @@
-import crypto from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type { Db } from '../db/client';
 import type { Prisma } from '../generated/prisma/client';
 import { regionWithin } from '../domain/agencies';
+import { sha256 } from '../api/hash';
 import { signatureHeader } from '../api/integrations/signing';
 import { allowPrivateTargets, postWebhook, type Resolver } from '../api/integrations/targets';
 import { eventTypeMatches, retryDelaysMs } from '../api/integrations/webhookPolicy';
@@ -53,7 +53,7 @@ export function webhookPayload(e: {
 export const eventId = (e: { caseId: string; workflowId: string; seq: number }) =>
   `${e.caseId}/${e.workflowId}#${e.seq}`;
 export const deliveryIdOf = (subscriptionId: string, event: string) =>
-  `dlv_${crypto.createHash('sha256').update(`${subscriptionId}|${event}`).digest('hex').slice(0, 32)}`;
+  `dlv_${sha256(`${subscriptionId}|${event}`).slice(0, 32)}`;
 
 interface OutboxRow {
   id: bigint;

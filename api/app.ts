@@ -8,7 +8,7 @@ import type { Resolver } from './integrations/targets';
 import { docsRoutes } from './docs';
 import { Problem, errorHandler } from './errors';
 import { log } from './log';
-import { anonymousRateLimit, rateLimit, type RateLimitOptions } from './middleware/rateLimit';
+import { failedAuthLimit, rateLimit, type RateLimitOptions } from './middleware/rateLimit';
 import { apiKeyRoutes } from './routes/apiKeys';
 import { caseRoutes } from './routes/cases';
 import { healthRoutes } from './routes/health';
@@ -22,7 +22,8 @@ export interface AppDeps {
   client: Client;
   /**
    * Per-principal request budget (default: bursts of 120, 20 per second sustained), and `anonymous`:
-   * per client address, for requests that do not authenticate (default: bursts of 30, 1 per second).
+   * per client address, charged only by requests that fail to authenticate (default: bursts of 30, 1
+   * per second).
    */
   rateLimit?: RateLimitOptions & { anonymous?: RateLimitOptions };
   /** DNS for checking webhook targets (tests play a changing answer); the system resolver by default. */
@@ -57,11 +58,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(healthRoutes(deps));
   app.use(docsRoutes());
   // Every /v1 router below runs these; each runs once per request (see authenticate, rateLimit).
-  const guard = [
-    anonymousRateLimit(deps.rateLimit?.anonymous),
-    authenticate(deps),
-    rateLimit(deps.rateLimit),
-  ];
+  const guard = [authenticate(deps, failedAuthLimit(deps.rateLimit?.anonymous)), rateLimit(deps.rateLimit)];
   app.use('/v1', ...guard, caseRoutes(deps));
   app.use('/v1', ...guard, monitorRoutes(deps));
   app.use('/v1', ...guard, integrationRoutes(deps));

@@ -1,8 +1,8 @@
-import crypto from 'node:crypto';
 import type { Db } from '../db/client';
 import { Prisma } from '../generated/prisma/client';
 import type { Principal } from './auth';
 import { Problem, problemFromFailure } from './errors';
+import { sha256 } from './hash';
 import { log } from './log';
 
 /**
@@ -41,8 +41,7 @@ export function canonicalJson(v: unknown): string {
 }
 
 /** A form holds personal data: the trail keeps its digest. */
-export const formDigest = (form: unknown) =>
-  crypto.createHash('sha256').update(JSON.stringify(form)).digest('hex');
+export const formDigest = (form: unknown) => sha256(JSON.stringify(form));
 
 interface HashedFields {
   chain: string;
@@ -75,7 +74,7 @@ export function entryHash(e: HashedFields): string {
     data: e.data,
     prevHash: e.prevHash,
   });
-  return crypto.createHash('sha256').update(content).digest('hex');
+  return sha256(content);
 }
 
 type Tx = Prisma.TransactionClient;
@@ -86,10 +85,7 @@ const chainOf = (entry: AuditInput) => entry.chain ?? entry.caseId ?? SYSTEM_CHA
  * Appends one entry inside the caller's transaction, so a change to the database and its audit
  * entry commit together or not at all. The chain's head row is locked, so concurrent writers queue.
  */
-export async function appendAudit(
-  tx: Tx,
-  entry: AuditInput,
-): Promise<{ chain: string; seq: number; hash: string }> {
+async function appendAudit(tx: Tx, entry: AuditInput): Promise<{ chain: string; seq: number; hash: string }> {
   const chain = chainOf(entry);
   // JSONB keeps no undefined values: normalise first so the stored data hashes the same.
   const data = JSON.parse(JSON.stringify(entry.data ?? {})) as Prisma.InputJsonObject;
@@ -157,6 +153,25 @@ export async function auditOrRefuse(
   return orRefuse(entry, () => audit(db, entry));
 }
 
+/**
+ * Appends every entry in one transaction, or none and refuses the request (503): a batch of reads
+ * audited with one commit. Chains are locked in order, so concurrent batches cannot deadlock.
+ */
+export async function auditAllOrRefuse(db: Db, entries: AuditInput[]): Promise<void> {
+  if (!entries.length) return;
+  const byChain = (a: AuditInput, b: AuditInput) =>
+    chainOf(a) < chainOf(b) ? -1 : chainOf(a) > chainOf(b) ? 1 : 0;
+  const ordered = [...entries].sort(byChain);
+  await orRefuse(entries[0]!, () =>
+    db.$transaction(
+      async (tx) => {
+        for (const e of ordered) await appendAudit(tx, e);
+      },
+      { timeout: 30_000 },
+    ),
+  );
+}
+
 function logAuditFailure(entry: AuditInput, err: unknown): void {
   log('error', 'audit append failed', {
     requestId: entry.requestId,
@@ -203,11 +218,16 @@ export interface ChangeEntry extends AuditInput {
    */
   updateId?: string;
   /**
+   * The timeline event type(s) by which the workflow records this change (`eventsRecordedBy`):
+   * the reconciler settles an open attempt as applied only on such an event by the same actor.
+   */
+  recordedAs: readonly string[];
+  /**
    * For a change that names no case yet (a referral, which may start one): the household. Its
    * attempt goes to the household's own chain (named by the workflow ID) and notes the events of
    * each of its cases so far; the outcome names the case, whose chain gets `caseRecord`.
    */
-  household?: { key: string; recordedAs: string };
+  household?: { key: string };
 }
 
 /** The entry a case's own chain gets for a change first attempted on its household's chain. */
@@ -232,37 +252,37 @@ async function outcomeOf(tx: Tx, chain: string, attemptSeq: number): Promise<str
  * Where the workflow stood before the attempt: its last projected event. A household's later case
  * runs under the same workflow ID and numbers its events from 1 again, so the mark is per case.
  */
-async function watermark(db: Db, entry: ChangeEntry): Promise<Record<string, unknown>> {
+async function watermark(tx: Tx, entry: ChangeEntry): Promise<Record<string, unknown>> {
   const { workflowId } = entry;
   if (!entry.household) {
-    const last = await db.caseEvent.aggregate({
+    const last = await tx.caseEvent.aggregate({
       where: { caseId: entry.caseId!, workflowId },
       _max: { seq: true },
     });
     return { workflowId, afterSeq: last._max.seq ?? 0 };
   }
-  const cases = await db.householdCase.findMany({
-    where: { householdKey: entry.household.key },
-    select: { id: true },
-  });
-  const afterSeqs: Record<string, number> = {};
-  for (const { id } of cases) {
-    const last = await db.caseEvent.aggregate({ where: { caseId: id, workflowId }, _max: { seq: true } });
-    afterSeqs[id] = last._max.seq ?? 0;
-  }
-  return {
-    workflowId,
-    householdKey: entry.household.key,
-    recordedAs: entry.household.recordedAs,
-    afterSeqs,
-  };
+  // Every case of the household in one query.
+  const marks = await tx.$queryRaw<Array<{ id: string; afterSeq: number }>>`
+    SELECT c."id", COALESCE(MAX(e."seq"), 0)::int AS "afterSeq"
+      FROM "HouseholdCase" c
+      LEFT JOIN "CaseEvent" e ON e."caseId" = c."id" AND e."workflowId" = ${workflowId}
+     WHERE c."householdKey" = ${entry.household.key}
+     GROUP BY c."id" ORDER BY c."id"`;
+  const afterSeqs = Object.fromEntries(marks.map((m) => [m.id, m.afterSeq]));
+  return { workflowId, householdKey: entry.household.key, afterSeqs };
 }
 
 /**
  * Step 1 of `auditedChange`: the attempt, or the still open attempt of the same Update ID; null
  * when that Update was recorded as applied already. Refuses the request (503) when the trail is down.
+ * `withMark` completes a new attempt's entry with its watermark (not read when one is reused).
  */
-async function openAttempt(db: Db, entry: AuditInput, updateId?: string): Promise<{ seq: number } | null> {
+async function openAttempt(
+  db: Db,
+  entry: AuditInput,
+  updateId: string | undefined,
+  withMark: (tx: Tx) => Promise<AuditInput>,
+): Promise<{ seq: number } | null> {
   return orRefuse(entry, () =>
     db.$transaction(async (tx) => {
       if (updateId) {
@@ -278,7 +298,7 @@ async function openAttempt(db: Db, entry: AuditInput, updateId?: string): Promis
           if (outcome === undefined) return prior;
         }
       }
-      return appendAudit(tx, entry);
+      return appendAudit(tx, await withMark(tx));
     }),
   );
 }
@@ -293,25 +313,27 @@ async function settleAttempt(
   outcome: AuditInput,
   attemptSeq: number,
   opts: { updateId?: string; caseRecord?: AuditInput } = {},
-): Promise<void> {
+): Promise<boolean> {
   const chain = chainOf(outcome);
   for (let attempt = 1; ; attempt++) {
     try {
-      await db.$transaction(async (tx) => {
-        if (opts.updateId) {
-          await lockUpdate(tx, opts.updateId);
-          if ((await outcomeOf(tx, chain, attemptSeq)) !== undefined) return;
-        }
+      // One outcome per attempt, whoever settles it (the request, its retry, a reconciler).
+      return await db.$transaction(async (tx) => {
+        await lockUpdate(tx, opts.updateId ?? `${chain}#${attemptSeq}`);
+        if ((await outcomeOf(tx, chain, attemptSeq)) !== undefined) return false;
         await appendAudit(tx, { ...outcome, data: { ...outcome.data, attemptSeq } });
         if (opts.caseRecord)
           await appendAudit(tx, {
             ...opts.caseRecord,
             data: { ...opts.caseRecord.data, attempt: { chain, seq: attemptSeq } },
           });
+        return true;
       });
-      return;
     } catch (err) {
-      if (attempt >= 3) return logAuditFailure(outcome, err);
+      if (attempt >= 3) {
+        logAuditFailure(outcome, err);
+        return false;
+      }
     }
   }
 }
@@ -337,20 +359,14 @@ export async function auditedChange<T>(
     caseRecord?: (result: T) => CaseRecord;
   } = {},
 ): Promise<T> {
-  const { workflowId: _w, updateId, household, ...rest } = entry;
+  const { workflowId: _w, updateId, household, recordedAs, ...rest } = entry;
   if (household) rest.chain = entry.workflowId;
-  const attempt = await openAttempt(
-    db,
-    {
-      ...rest,
-      data: {
-        ...rest.data,
-        phase: 'attempt',
-        ...(await watermark(db, entry)),
-        ...(updateId ? { updateId } : {}),
-      },
-    },
-    updateId,
+  const attemptEntry = (mark: Record<string, unknown>): AuditInput => ({
+    ...rest,
+    data: { ...rest.data, phase: 'attempt', ...mark, recordedAs, ...(updateId ? { updateId } : {}) },
+  });
+  const attempt = await openAttempt(db, attemptEntry({}), updateId, async (tx) =>
+    attemptEntry(await watermark(tx, entry)),
   );
   const settle = (data: Record<string, unknown>, caseRecord?: CaseRecord) =>
     attempt &&
@@ -393,10 +409,12 @@ interface OpenAttempt {
   data: {
     workflowId: string;
     afterSeq?: number;
-    /** A household's attempt: the household, the event type that records the change, the marks per case. */
+    /** The event types that record the change (one string in attempts made before they were listed). */
+    recordedAs?: string | string[];
+    /** A household's attempt: the household, the marks per case. */
     householdKey?: string;
-    recordedAs?: string;
     afterSeqs?: Record<string, number>;
+    updateId?: string;
   } & Record<string, unknown>;
 }
 
@@ -429,6 +447,8 @@ export async function openAuditAttempts(
 /** The events by which the workflow recorded an attempted change, if it made it. */
 async function eventsOf(db: Db, a: OpenAttempt) {
   const { workflowId } = a.data;
+  // Attempts made before the event types were listed matched any event by the actor.
+  const types = a.data.recordedAs === undefined ? undefined : [a.data.recordedAs].flat();
   if (a.caseId)
     return db.caseEvent.findMany({
       where: {
@@ -436,6 +456,7 @@ async function eventsOf(db: Db, a: OpenAttempt) {
         workflowId,
         seq: { gt: a.data.afterSeq ?? 0 },
         actor: a.actor,
+        ...(types ? { type: { in: types } } : {}),
         // An action on a task: events on that task.
         ...(a.target && a.target !== a.caseId ? { taskId: a.target } : {}),
       },
@@ -453,7 +474,7 @@ async function eventsOf(db: Db, a: OpenAttempt) {
       caseId: { in: cases.map((c) => c.id) },
       workflowId,
       actor: a.actor,
-      type: a.data.recordedAs,
+      type: { in: types ?? [] },
       OR: [
         { caseId: { notIn: Object.keys(seen) } },
         ...Object.entries(seen).map(([caseId, seq]) => ({ caseId, seq: { gt: seq } })),
@@ -465,9 +486,10 @@ async function eventsOf(db: Db, a: OpenAttempt) {
 }
 
 /**
- * Settles the open attempts: `applied` when the workflow recorded events by the same actor after
- * the attempt's watermark (on the task, for an action on a task), citing them; `not_applied`
- * otherwise. Appended as ordinary entries marked `reconciled`, so the chains stay verifiable; a
+ * Settles the open attempts: `applied` when the workflow recorded the change's own events (its
+ * `recordedAs` types) by the same actor after the attempt's watermark (on the task, for an action
+ * on a task), citing them; `not_applied` otherwise. The worker runs it on a timer
+ * (`startAuditReconciler`); `scripts/verify-audit.ts --reconcile` runs it by hand. Appended as ordinary entries marked `reconciled`, so the chains stay verifiable; a
  * household's applied attempt also gets its record on the case's chain.
  */
 export async function reconcileAuditTrail(
@@ -490,11 +512,12 @@ export async function reconcileAuditTrail(
     const landed = a.caseId ? undefined : events[0]?.caseId;
     // What was asked, without the attempt's bookkeeping.
     const asked = Object.fromEntries(Object.entries(a.data).filter(([k]) => !ATTEMPT_KEYS.has(k)));
-    await settleAttempt(
+    const appended = await settleAttempt(
       db,
       { ...entry, data: { phase, reconciled: true, events: cited, ...(landed ? { caseId: landed } : {}) } },
       a.seq,
       {
+        updateId: a.data.updateId,
         caseRecord: landed
           ? {
               ...entry,
@@ -506,7 +529,7 @@ export async function reconcileAuditTrail(
           : undefined,
       },
     );
-    settled.push({ chain: a.chain, attemptSeq: a.seq, phase });
+    if (appended) settled.push({ chain: a.chain, attemptSeq: a.seq, phase });
   }
   return settled;
 }

@@ -5,6 +5,8 @@ import type { Config } from '../config';
 import { z } from 'zod';
 import { AgencyCodeSchema, RegionCodeSchema, RoleSchema, type Actor } from '../domain/agencies';
 import { Problem } from './errors';
+import { sha256 } from './hash';
+import type { FailedAuthLimit } from './middleware/rateLimit';
 
 /**
  * Staff bearer tokens: JWT (HS256) whose claims carry agency, roles and region node. An OIDC
@@ -68,7 +70,7 @@ export function actorOf(claims: Principal): Actor {
 }
 
 /** Integrator API keys: `hrp_` + 32 random bytes; only the SHA-256 is stored. */
-export const hashApiKey = (key: string) => crypto.createHash('sha256').update(key).digest('hex');
+export const hashApiKey = sha256;
 
 export async function createApiKey(
   db: Pick<Db, 'apiKey'>,
@@ -107,10 +109,11 @@ async function principalFromApiKey(db: Db, key: string): Promise<Principal> {
 /**
  * Who is calling: `Authorization: Bearer <jwt>` (staff) or `Authorization: ApiKey <key>` (an
  * integrator system). Sets `req.principal`. Routers mounted on the same prefix each run it, so a
- * principal already established on this request is kept (one verification, one key lookup).
+ * principal already established on this request is kept (one verification, one key lookup). A
+ * failure is charged to the client address by `failures` (429 once the address has no allowance).
  */
-export function authenticate(deps: { config: Config; db: Db }): RequestHandler {
-  return async (req, _res, next) => {
+export function authenticate(deps: { config: Config; db: Db }, failures?: FailedAuthLimit): RequestHandler {
+  return async (req, res, next) => {
     if (req.principal) return next();
     const h = req.headers.authorization ?? '';
     const [scheme, credential] = [
@@ -139,7 +142,8 @@ export function authenticate(deps: { config: Config; db: Db }): RequestHandler {
       }
       next();
     } catch (err) {
-      next(err);
+      const failed = err instanceof Problem && err.status === 401;
+      next((failed && failures?.(req, res)) || err);
     }
   };
 }

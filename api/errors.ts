@@ -127,10 +127,13 @@ function problemFromHttpError(err: unknown): Problem | undefined {
     case 'entity.parse.failed':
       return new Problem(400, 'invalid_json', 'the body is not valid JSON');
     case 'entity.too.large':
+      // The limit is the route's own (1 MB for JSON, more for an import file).
       return new Problem(
         413,
         'body_too_large',
-        `the body exceeds the limit of ${e.limit ?? 1_048_576} bytes (1 MB)`,
+        e.limit === undefined
+          ? 'the body exceeds its size limit'
+          : `the body exceeds the limit of ${e.limit} bytes (${+(e.limit / 1_048_576).toFixed(2)} MB)`,
       );
     case 'charset.unsupported':
       return new Problem(415, 'unsupported_charset', `charset "${e.charset}" is not supported: send UTF-8`);

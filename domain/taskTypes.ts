@@ -195,6 +195,9 @@ export interface TaskTypeInfo {
   title: string;
 }
 
+/** A referral's task runs on the referral's own workflow, never on the case's. */
+export const isReferralTask = (type: string) => taskTypeInfo[type as TaskType]?.agency === 'referral';
+
 export const taskTypeInfo: Record<TaskType, TaskTypeInfo> = {
   intakeReview: { agency: 'union', facts: ['idNumber'], title: 'Review the referral and record consent' },
   dataComparisonCivil: {

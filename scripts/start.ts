@@ -23,6 +23,7 @@ import { migrate } from '../db/migrate';
 import { registerSearchAttributes } from '../worker/searchAttributes';
 import { connectClient, connectWorkerConnection } from '../worker/temporal';
 import { createWorker } from '../worker/worker';
+import { startAuditReconciler } from '../worker/auditReconciler';
 import { printDemoTokens } from './demoUsers';
 import { resolveTool } from './tools';
 
@@ -128,6 +129,7 @@ async function main() {
   });
   const workerRun = worker.run();
   await ensureWebhookDispatcher(client, config.TEMPORAL_TASK_QUEUE);
+  const reconciler = startAuditReconciler(db);
   const server = await listen(createApp({ config, db, client }), config.PORT);
   log('info', 'platform ready', {
     api: `http://127.0.0.1:${server.port}`,
@@ -143,6 +145,7 @@ async function main() {
     await server.close();
     worker.shutdown();
     await workerRun;
+    await reconciler.stop();
     await workerConnection.close();
     await client.connection.close();
     await db.$disconnect();

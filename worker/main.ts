@@ -4,6 +4,7 @@ import { createDb } from '../db/client';
 import { ensureWebhookDispatcher } from '../api/integrations/dispatcher';
 import { connectClient, connectWorkerConnection } from './temporal';
 import { createWorker } from './worker';
+import { startAuditReconciler } from './auditReconciler';
 import { log, fatal } from '../api/log';
 
 async function main() {
@@ -23,9 +24,11 @@ async function main() {
   const client = await connectClient(config);
   await ensureWebhookDispatcher(client, config.TEMPORAL_TASK_QUEUE);
   await client.connection.close();
+  const reconciler = startAuditReconciler(db);
   // Worker.runUntil-style drain: the SDK shuts down on SIGINT/SIGTERM and finishes running tasks.
   log('info', 'worker started', { taskQueue: config.TEMPORAL_TASK_QUEUE });
   await worker.run();
+  await reconciler.stop();
   await connection.close();
   await db.$disconnect();
   log('info', 'worker stopped');

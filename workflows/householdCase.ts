@@ -60,9 +60,17 @@ import {
 
 // Messages, next to the workflow (wire name = variable name).
 export const completeTask = defineUpdate<CaseView, [CompleteTaskInput]>('completeTask');
-export const act = defineUpdate<CaseView, [ActInput]>('act');
+export const act = defineUpdate<ActResult, [ActInput]>('act');
 export const referralUpdate = defineSignal<[ReferralUpdate]>('referralUpdate');
 export const caseState = defineQuery<CaseView>('caseState');
+
+/**
+ * What an `addReferral` did: `started` the case (the founding referral, carried by the
+ * update-with-start that started this case), `joined` it (a new referral recorded on an existing
+ * case), or nothing at all (`duplicate`: the same referral was already recorded).
+ */
+export type ReferralOutcome = 'started' | 'joined' | 'duplicate';
+export type ActResult = CaseView & { referral?: ReferralOutcome };
 
 /**
  * `indexed`: keep the CaseStage/RegionCode/HouseholdKey search attributes current. The platform
@@ -90,6 +98,9 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
           nowIso(),
         );
   let changes = 0;
+  // Updates this run's handlers have taken up (local, so replay counts them alike): a new case's
+  // first one is the update-with-start that founded it.
+  let updatesHandled = 0;
   const flush = createFlusher(state, () => caseRow(state));
 
   let indexedStage: string | null = null;
@@ -183,6 +194,7 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
   setHandler(
     completeTask,
     async (cmd) => {
+      updatesHandled++;
       try {
         completeTaskTransition(state, cmd, nowIso(), {
           legacyExitRules: !patched('exit-rules'),
@@ -204,7 +216,9 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
 
   setHandler(
     act,
-    async (cmd) => {
+    async (cmd): Promise<ActResult> => {
+      const founding = updatesHandled++ === 0 && 'start' in input;
+      const referralsBefore = state.referrals.length;
       try {
         applyAction(state, cmd.actor, cmd.command, nowIso(), {
           legacyClocks: !patched('working-day-clocks'),
@@ -213,9 +227,17 @@ export async function householdCase(input: HouseholdCaseInput): Promise<CaseView
       } catch (err) {
         toFailure(err);
       }
+      const referral: ReferralOutcome | undefined =
+        cmd.command.action !== 'addReferral'
+          ? undefined
+          : state.referrals.length === referralsBefore
+            ? 'duplicate'
+            : founding
+              ? 'started'
+              : 'joined';
       changes++;
       await settle();
-      return caseView(state);
+      return { ...caseView(state), ...(referral ? { referral } : {}) };
     },
     {
       validator: guard((cmd: ActInput) => {

@@ -1,13 +1,14 @@
-import crypto from 'node:crypto';
 import { WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
 import type { Db } from '../../db/client';
 import { regionWithin } from '../../domain/agencies';
-import { TaskCompletionSchema } from '../../domain/taskTypes';
+import { eventsRecordedBy } from '../../domain/journey/state';
+import { TaskCompletionSchema, isReferralTask } from '../../domain/taskTypes';
 import { completeReferralTask } from '../../workflows/agencyReferral';
 import { completeTask } from '../../workflows/householdCase';
 import { auditedChange, canonicalJson, formDigest } from '../audit';
 import { actorOf, type Principal } from '../auth';
 import { Problem, problemFromFailure, zodIssues, type FieldIssue } from '../errors';
+import { sha256 } from '../hash';
 import { log } from '../log';
 
 /**
@@ -40,8 +41,6 @@ export interface BatchDeps {
   itemWaitMs: number;
 }
 
-const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
-
 function failed(taskId: string, status: number, code: string, detail: string, errors?: FieldIssue[]) {
   return {
     taskId,
@@ -51,7 +50,7 @@ function failed(taskId: string, status: number, code: string, detail: string, er
   } as const;
 }
 
-export async function completeBatchItem(
+async function completeBatchItem(
   deps: BatchDeps,
   p: Principal,
   requestId: string,
@@ -82,10 +81,6 @@ export async function completeBatchItem(
       return { taskId: task.id, ok: true, status: 200, alreadyApplied: true };
     return failed(task.id, 409, 'task_not_open', `task ${task.id} is ${task.status}`);
   }
-  const c = await db.householdCase.findUniqueOrThrow({
-    where: { id: task.caseId },
-    select: { workflowId: true },
-  });
   const updateId = `batch-${sha256(`${actor.id}|${task.id}|${fingerprint}`).slice(0, 40)}`;
   const input = { taskId: task.id, actor, completion: completion.data };
   const handle = client.workflow.getHandle(task.workflowId);
@@ -104,13 +99,14 @@ export async function completeBatchItem(
         requestId,
         workflowId: task.workflowId,
         updateId,
+        recordedAs: eventsRecordedBy.completeTask,
         data: { type: task.type, formSha256: formDigest(completion.data.form), via: 'batch' },
       },
       // A stuck workflow must not hold the whole batch: past the deadline the item is pending; the
       // same item sent again carries the same Update ID and learns the one outcome.
       () =>
         client.withDeadline(Date.now() + deps.itemWaitMs, async () => {
-          if (task.workflowId === c.workflowId) {
+          if (!isReferralTask(task.type)) {
             const view = await handle.executeUpdate(completeTask, { args: [input], updateId });
             return { stage: view.stage };
           }

@@ -105,7 +105,7 @@ export class TargetError extends Error {
 
 /** Every address a name resolves to (injected in tests, to play a DNS answer that changes). */
 export type Resolver = (host: string) => Promise<string[]>;
-export const systemResolver: Resolver = (host) =>
+const systemResolver: Resolver = (host) =>
   dns.promises.lookup(host, { all: true, verbatim: true }).then((r) => r.map((a) => a.address));
 
 async function resolvePublic(host: string, resolve: Resolver): Promise<string[]> {
@@ -147,7 +147,7 @@ export async function assertWebhookTarget(
 }
 
 /** A socket `lookup` that answers only public addresses (unless private targets are allowed). */
-export function guardedLookup(resolve: Resolver, allowPrivate: boolean): net.LookupFunction {
+function guardedLookup(resolve: Resolver, allowPrivate: boolean): net.LookupFunction {
   return (hostname, options, callback) => {
     (allowPrivate ? resolve(hostname) : resolvePublic(hostname, resolve)).then(
       (addresses) => {

@@ -1,9 +1,9 @@
-import crypto from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import type { Db } from '../../db/client';
 import { Prisma } from '../../generated/prisma/client';
 import { canonicalJson } from '../audit';
 import { Problem } from '../errors';
+import { sha256 } from '../hash';
 import { log } from '../log';
 
 /**
@@ -34,26 +34,24 @@ export function idempotencyKey(req: Request): string | undefined {
 export function updateIdFor(req: Request, scope: string): string | undefined {
   const key = idempotencyKey(req);
   if (!key) return undefined;
-  return `idem-${crypto
-    .createHash('sha256')
-    .update(`${principalKey(req)}\n${scope}\n${key}`)
-    .digest('hex')
-    .slice(0, 40)}`;
+  return `idem-${sha256(`${principalKey(req)}\n${scope}\n${key}`).slice(0, 40)}`;
 }
 
 /** Records purged per write, oldest first: bounded work, and it keeps up (keys expire as fast as made). */
 const PURGE_BATCH = 100;
 
-/** Deletes up to `PURGE_BATCH` records past their TTL; returns how many. */
-export async function purgeExpiredIdempotencyRecords(db: Db, now = Date.now()): Promise<number> {
-  const old = await db.idempotencyRecord.findMany({
-    where: { createdAt: { lt: new Date(now - IDEMPOTENCY_TTL_MS) } },
-    select: { principal: true, key: true },
-    orderBy: { createdAt: 'asc' },
-    take: PURGE_BATCH,
-  });
-  if (!old.length) return 0;
-  return (await db.idempotencyRecord.deleteMany({ where: { OR: old } })).count;
+/**
+ * Deletes up to `PURGE_BATCH` records past their TTL, oldest first, in one statement; returns how
+ * many. Rows another purge is deleting are skipped, not waited for.
+ */
+async function purgeExpiredIdempotencyRecords(db: Db, now = Date.now()): Promise<number> {
+  // "createdAt" is TIMESTAMP(3) without time zone, holding UTC.
+  const before = new Date(now - IDEMPOTENCY_TTL_MS).toISOString();
+  return db.$executeRaw`
+    DELETE FROM "IdempotencyRecord" WHERE ("principal", "key") IN (
+      SELECT "principal", "key" FROM "IdempotencyRecord"
+       WHERE "createdAt" < ${before}::timestamp(3)
+       ORDER BY "createdAt" LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED)`;
 }
 
 /** After a write that made a new record, off the request's path: a failure is only logged. */
@@ -73,10 +71,9 @@ export function idempotent(opts: { db?: Db } = {}): RequestHandler {
       );
     const db: Db = opts.db ?? (req.app.locals.deps as { db: Db }).db;
     const principal = principalKey(req);
-    const requestHash = crypto
-      .createHash('sha256')
-      .update(`${req.method} ${req.originalUrl.split('?')[0]}\n${canonicalJson(req.body ?? null)}`)
-      .digest('hex');
+    const requestHash = sha256(
+      `${req.method} ${req.originalUrl.split('?')[0]}\n${canonicalJson(req.body ?? null)}`,
+    );
     const id = { principal_key: { principal, key } };
 
     const create = () =>

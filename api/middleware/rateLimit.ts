@@ -1,4 +1,4 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { Problem } from '../errors';
 
 export interface RateLimitOptions {
@@ -9,7 +9,7 @@ export interface RateLimitOptions {
 }
 
 export const defaultRateLimit: RateLimitOptions = { capacity: 120, refillPerSecond: 20 };
-/** Requests that do not authenticate, per client address. */
+/** Requests that fail to authenticate, per client address. */
 export const defaultAnonymousRateLimit: RateLimitOptions = { capacity: 30, refillPerSecond: 1 };
 
 /**
@@ -33,21 +33,19 @@ function tokenBuckets(opts: RateLimitOptions) {
   };
 }
 
-/** 429 with Retry-After when the bucket is empty; true when refused. */
-function refused(
+/** 429 with Retry-After when the bucket is empty, else undefined; sets the limit headers. */
+function refusal(
   b: { tokens: number },
   opts: RateLimitOptions,
   res: Response,
-  next: NextFunction,
   what: string,
-): boolean {
+): Problem | undefined {
   res.setHeader('RateLimit-Limit', String(opts.capacity));
-  if (b.tokens >= 1) return false;
+  if (b.tokens >= 1) return undefined;
   const wait = Math.ceil((1 - b.tokens) / opts.refillPerSecond);
   res.setHeader('Retry-After', String(wait));
   res.setHeader('RateLimit-Remaining', '0');
-  next(new Problem(429, 'rate_limited', `too many ${what}; retry after ${wait} s`));
-  return true;
+  return new Problem(429, 'rate_limited', `too many ${what}; retry after ${wait} s`);
 }
 
 /**
@@ -62,32 +60,31 @@ export function rateLimit(opts: RateLimitOptions = defaultRateLimit): RequestHan
     if (!p || counted.has(req)) return next();
     counted.add(req);
     const b = buckets.get(`${p.kind}:${p.sub}`);
-    if (refused(b, opts, res, next, 'requests')) return;
+    const refused = refusal(b, opts, res, 'requests');
+    if (refused) return next(refused);
     b.tokens -= 1;
     res.setHeader('RateLimit-Remaining', String(Math.floor(b.tokens)));
     next();
   };
 }
 
+/** Charges a client address for a request that failed to authenticate (see `failedAuthLimit`). */
+export type FailedAuthLimit = (req: Request, res: Response) => Problem | undefined;
+
 /**
- * Requests that do not authenticate (no credentials, or bad ones), per client address (`req.ip`;
- * behind a reverse proxy, set Express's `trust proxy` so it is the client's). Each such request
- * costs its address a token when it ends; an address without tokens is answered 429 before its
- * credentials are even checked, so floods without credentials and key guessing are bounded while
- * authenticated requests, limited per principal, cost the address nothing. Runs before
- * `authenticate`.
+ * Requests that fail to authenticate (no credentials, or bad ones), per client address (`req.ip`;
+ * behind a reverse proxy, set Express's `trust proxy` so it is the client's). `authenticate` calls
+ * it only on its failure path, so a request with valid credentials never touches the address's
+ * allowance (staff behind one NAT are not locked out by someone else's bad requests). The token is
+ * taken at once, before answering, so parallel or aborted requests pay too; an address with no
+ * allowance left gets 429 instead of 401.
  */
-export function anonymousRateLimit(opts: RateLimitOptions = defaultAnonymousRateLimit): RequestHandler {
+export function failedAuthLimit(opts: RateLimitOptions = defaultAnonymousRateLimit): FailedAuthLimit {
   const buckets = tokenBuckets(opts);
-  const seen = new WeakSet<object>();
-  return (req: Request, res, next) => {
-    if (req.principal || seen.has(req)) return next();
-    seen.add(req);
-    const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
-    if (refused(buckets.get(address), opts, res, next, 'unauthenticated requests from your address')) return;
-    res.on('finish', () => {
-      if (!req.principal) buckets.get(address).tokens -= 1;
-    });
-    next();
+  return (req, res) => {
+    const b = buckets.get(req.ip ?? req.socket.remoteAddress ?? 'unknown');
+    const refused = refusal(b, opts, res, 'unauthenticated requests from your address');
+    if (!refused) b.tokens -= 1;
+    return refused;
   };
 }

@@ -4,8 +4,9 @@ import { z } from 'zod';
 import { currentPolicyVersion, policies } from '../../domain/policy';
 import { cnMainlandCalendar } from '../../domain/calendar/cn-mainland';
 import { regionWithin } from '../../domain/agencies';
-import { ActionSchema, HouseholdSchema, ReferralSchema } from '../../domain/journey/state';
-import { act, householdCase } from '../../workflows/householdCase';
+import { ActionSchema, HouseholdSchema, ReferralSchema, eventsRecordedBy } from '../../domain/journey/state';
+import { ACTIVE_TASK_STATUSES } from '../../domain/journey/taskBook';
+import { act, householdCase, type ActResult } from '../../workflows/householdCase';
 import type { AppDeps } from '../app';
 import { auditOrRefuse, auditedChange } from '../audit';
 import { actorOf } from '../auth';
@@ -14,7 +15,6 @@ import { caseWorkflowId, householdKey } from '../households';
 import { idempotent, updateIdFor } from '../middleware/idempotency';
 import { registerPath, registerSchema } from '../openapi';
 import {
-  ACTIVE_TASK_STATUSES,
   IdParamsSchema,
   assertAssignable,
   TaskSummarySchema,
@@ -48,6 +48,11 @@ export const ReferralResultSchema = registerSchema(
     joined: z
       .boolean()
       .describe('true when the household already had an open case, which this referral joined'),
+    duplicate: z
+      .boolean()
+      .describe(
+        'true when that case already holds this very referral (same source, referrer, and externalRef or else note): nothing changed',
+      ),
     stage: z.string(),
     openTasks: z.array(OpenTaskSchema),
   }),
@@ -109,7 +114,8 @@ registerPath({
   responses: {
     201: { description: 'A new case was started', schema: ReferralResultSchema },
     200: {
-      description: 'The household already had an open case; the referral joined it',
+      description:
+        'The household already had an open case; the referral joined it (`duplicate`: it already held this referral, nothing changed)',
       schema: ReferralResultSchema,
     },
   },
@@ -137,6 +143,12 @@ registerPath({
   idempotent: true,
   responses: { 200: { description: 'The case after the action', schema: CaseActionResultSchema } },
   problems: [400, 403, 404, 409, 422, 503],
+});
+
+/** What the workflow says an addReferral did, as the API answers it (started: 201; else 200). */
+const referralAnswer = (v: ActResult) => ({
+  joined: v.referral !== 'started',
+  duplicate: v.referral === 'duplicate',
 });
 
 /** Supervisory task actions: a coordinator (or the owning agency's supervisor) may take them on any task. */
@@ -188,7 +200,8 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
           target: workflowId,
           requestId: req.requestId,
           workflowId,
-          household: { key, recordedAs: 'case.referral_received' },
+          household: { key },
+          recordedAs: eventsRecordedBy.addReferral,
           updateId,
           data: {
             source: body.referral.source,
@@ -202,15 +215,15 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
             startWorkflowOperation: startOp,
             updateId,
           }),
-        { caseRecord: (v) => ({ caseId: v.caseId, data: { joined: v.referralCount > 1 } }) },
+        { caseRecord: (v) => ({ caseId: v.caseId, data: referralAnswer(v) }) },
       );
     } catch (err) {
       throw problemFromFailure(err) ?? err;
     }
-    const joined = view.referralCount > 1;
+    const { joined, duplicate } = referralAnswer(view);
     res
       .status(joined ? 200 : 201)
-      .json({ caseId: view.caseId, joined, stage: view.stage, openTasks: view.openTasks });
+      .json({ caseId: view.caseId, joined, duplicate, stage: view.stage, openTasks: view.openTasks });
   });
 
   r.get('/cases/:id', async (req, res) => {
@@ -302,10 +315,8 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
       const t = await db.caseTask.findUnique({ where: { id: command.taskId } });
       if (!t || t.caseId !== c.id || !canSeeTask(p, t))
         throw new Problem(404, 'task_not_found', `no task ${command.taskId} of yours on this case`);
-    }
-    if (command.action === 'reassign') {
-      const t = await db.caseTask.findUnique({ where: { id: command.taskId } });
-      if (t) await assertAssignable(db, t, command.assignee, 'body.assignee');
+      // Reassign is not supervisory, so its task is always the one just read.
+      if (command.action === 'reassign') await assertAssignable(db, t, command.assignee, 'body.assignee');
     }
     const updateId = updateIdFor(req, `case:${c.id}`);
     let view;
@@ -320,6 +331,7 @@ export function caseRoutes({ db, client, config }: AppDeps): Router {
           requestId: req.requestId,
           workflowId: c.workflowId,
           updateId,
+          recordedAs: eventsRecordedBy[command.action],
           data: command as unknown as Record<string, unknown>,
         },
         () =>

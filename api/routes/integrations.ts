@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Db } from '../../db/client';
 import { Prisma } from '../../generated/prisma/client';
 import { RegionCodeSchema, regionWithin } from '../../domain/agencies';
+import { ACTIVE_TASK_STATUSES } from '../../domain/journey/taskBook';
 import { taskTypeInfo, type TaskType } from '../../domain/taskTypes';
 import {
   deliveryWorkflowId,
@@ -15,9 +16,10 @@ import {
 import { completeBatch } from '../integrations/batch';
 import { ensureWebhookDispatcher } from '../integrations/dispatcher';
 import type { AppDeps } from '../app';
-import { auditOrRefuse, auditedDbChange } from '../audit';
+import { auditAllOrRefuse, auditedDbChange } from '../audit';
 import type { Principal } from '../auth';
 import { Problem } from '../errors';
+import { sha256 } from '../hash';
 import { householdKey } from '../households';
 import {
   MAX_IMPORT_BYTES,
@@ -31,19 +33,16 @@ import {
 import { newWebhookSecret } from '../integrations/signing';
 import { TargetError, allowPrivateTargets, assertWebhookTarget } from '../integrations/targets';
 import { retryDelaysMs } from '../integrations/webhookPolicy';
-import { inRegion } from '../monitor/sql';
 import { registerPath } from '../openapi';
 import {
-  ACTIVE_TASK_STATUSES,
   IdParamsSchema,
   parse,
   principalOf,
+  seesCaseSql,
   seesWholeCases,
   tasksSeenOnCase,
   visibleCase,
 } from './shared';
-
-const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 
 export const SubscriptionSchema = z.object({
   url: z.string().url().max(2000),
@@ -77,7 +76,7 @@ export const BatchResultsSchema = z.object({
     .max(200),
 });
 const RowsQuerySchema = z.object({
-  status: z.enum(['invalid', 'pending', 'started', 'joined', 'failed']).optional(),
+  status: z.enum(['invalid', 'pending', 'started', 'joined', 'duplicate', 'failed']).optional(),
   after: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(1000).default(200),
 });
@@ -103,9 +102,14 @@ doc(
   '/v1/referrals/:id',
   'A referral’s case: stage, open tasks, agency referrals (no personal data); seen as GET /v1/cases/:id (whole by the union and coordinators, else your agency’s part while it has open work there), and by the agency that referred it (its own part)',
 );
-doc('get', '/v1/referrals', 'Incremental feed of cases you referred or work on, by `updatedSince` cursor', {
-  query: FeedQuerySchema,
-});
+doc(
+  'get',
+  '/v1/referrals',
+  'Incremental feed of the cases GET /v1/referrals/:id shows you (whole for the union and coordinators, else while you have open work there, or you referred the household), by `updatedSince` cursor',
+  {
+    query: FeedQuerySchema,
+  },
+);
 doc(
   'post',
   '/v1/webhooks/subscriptions',
@@ -140,12 +144,6 @@ doc(
   'Complete many tasks; per item 200 (applied), 202 (pending: send it again later) or an error (503 when the audit trail cannot be written)',
   { body: BatchResultsSchema },
 );
-
-/** Whether a non-union agency has any part in a case (referred it or holds one of its tasks). */
-const involvedSql = (agency: string, caseCol: Prisma.Sql) => Prisma.sql`(${agency} = 'union'
-  OR EXISTS (SELECT 1 FROM "CaseTask" t WHERE t."caseId" = ${caseCol} AND t."agency" = ${agency})
-  OR EXISTS (SELECT 1 FROM "CaseEvent" e WHERE e."caseId" = ${caseCol} AND e."type" = 'case.referral_received'
-             AND e."agency" = ${agency}))`;
 
 /**
  * Feed position: after (writeXid, id) in the order of the writing transactions' ids (migration
@@ -243,18 +241,9 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
   r.get('/referrals/:id', async (req, res) => {
     const { id } = parse(IdParamsSchema, req.params, ['params']);
     const p = principalOf(req);
-    // The sight of GET /v1/cases/:id: the whole case for the union and coordinators in region,
-    // another agency's own part while it has open work there; and the agency that referred the
-    // household follows its referral: the case's status and its own part, as in the feed.
-    const { case: c, whole } = await visibleCase(db, p, id).catch(async (err: unknown) => {
-      if (!(err instanceof Problem && err.status === 404)) throw err;
-      const sent = await db.caseEvent.findFirst({
-        where: { caseId: id, type: 'case.referral_received', agency: p.agency },
-      });
-      const referred = sent && (await db.householdCase.findUnique({ where: { id } }));
-      if (referred && regionWithin(referred.regionCode, p.region)) return { case: referred, whole: false };
-      throw new Problem(404, 'referral_not_found', `no referral ${id} visible to you`);
-    });
+    // The sight of GET /v1/cases/:id, and the agency that referred the household follows its
+    // referral: the case's status and its own part, as in the feed.
+    const { case: c, whole } = await visibleCase(db, p, id, { referrers: true });
     const tasks = await db.caseTask.findMany({
       where: { caseId: c.id, status: { in: ACTIVE_TASK_STATUSES } },
       orderBy: { dueAt: 'asc' },
@@ -275,8 +264,7 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
        WHERE (c."writeXid", c."id") > (${from.xid}, ${from.id})
          AND c."writeXid" < (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)
          ${from.since ? Prisma.sql`AND c."updatedAt" >= ${from.since}` : Prisma.empty}
-         AND ${inRegion(Prisma.sql`c."regionCode"`, p.region)}
-         AND ${involvedSql(p.agency, Prisma.sql`c."id"`)}
+         AND ${seesCaseSql(p, 'c', { referrers: true })}
        ORDER BY c."writeXid", c."id" LIMIT ${q.limit}`;
     const tasks = rows.length
       ? await db.caseTask.findMany({
@@ -463,22 +451,10 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
 
   // ------------------------------------------------------------------ bulk import
 
-  const readText = express.text({
+  const importText = express.text({
     type: ['text/csv', 'application/x-ndjson', 'application/jsonl', 'application/x-jsonlines'],
     limit: MAX_IMPORT_BYTES,
   });
-  const importText: express.RequestHandler = (req, res, next) =>
-    readText(req, res, (err?: unknown) =>
-      (err as { type?: string } | undefined)?.type === 'entity.too.large'
-        ? next(
-            new Problem(
-              413,
-              'file_too_large',
-              `the file exceeds ${MAX_IMPORT_BYTES / 1024 / 1024} MB; split it into several imports`,
-            ),
-          )
-        : next(err),
-    );
 
   async function importReport(db: Db, jobId: string) {
     const job = await db.importJob.findUniqueOrThrow({ where: { id: jobId } });
@@ -655,20 +631,20 @@ export function integrationRoutes({ db, client, config, resolve, batchItemWaitMs
         },
       };
     });
-    // Releasing ID numbers is a sensitive read: one audit entry per case, as for a person.
-    await Promise.all(
+    // Releasing ID numbers is a sensitive read: one audit entry per task, as for a person; all in one
+    // transaction (or none, and 503).
+    await auditAllOrRefuse(
+      db,
       items
         .filter((i) => 'idNumber' in i.household)
-        .map((i) =>
-          auditOrRefuse(db, {
-            caseId: i.caseId,
-            principal: p,
-            action: 'task.read_sensitive',
-            target: i.taskId,
-            requestId: req.requestId,
-            data: { via: 'batch' },
-          }),
-        ),
+        .map((i) => ({
+          caseId: i.caseId,
+          principal: p,
+          action: 'task.read_sensitive',
+          target: i.taskId,
+          requestId: req.requestId,
+          data: { via: 'batch' },
+        })),
     );
     res.json({ items, nextAfter: tasks.length ? tasks[tasks.length - 1]!.id : null });
   });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Db } from '../../db/client';
 import { regionWithin } from '../../domain/agencies';
 import { DeadlineSchema } from '../../domain/policy';
-import type { ActInput } from '../../domain/journey/state';
+import { eventsRecordedBy, type ActInput } from '../../domain/journey/state';
 import { act } from '../../workflows/householdCase';
 import type { AppDeps } from '../app';
 import { auditedChange } from '../audit';
@@ -182,6 +182,7 @@ export function monitorRoutes({ db, client }: AppDeps): Router {
         requestId: req.requestId,
         workflowId: on.workflowId,
         updateId,
+        recordedAs: eventsRecordedBy[command.action],
         data,
       },
       () =>

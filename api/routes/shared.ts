@@ -1,10 +1,14 @@
 import type { Request } from 'express';
 import { z } from 'zod';
 import { regionWithin } from '../../domain/agencies';
+import { ACTIVE_REFERRAL_STATUSES, isActiveReferralStatus } from '../../domain/journey/state';
+import { ACTIVE_TASK_STATUSES, isActiveTaskStatus } from '../../domain/journey/taskBook';
 import { taskTypeInfo, type TaskType } from '../../domain/taskTypes';
 import type { Db } from '../../db/client';
+import { Prisma } from '../../generated/prisma/client';
 import type { Principal } from '../auth';
 import { Problem, zodIssues } from '../errors';
+import { inRegion } from '../monitor/sql';
 import { registerSchema } from '../openapi';
 
 /** Validates against a zod schema; 400 problem with the issues' field paths and rules. */
@@ -91,10 +95,6 @@ export async function visibleTask(db: Db, p: Principal, id: string) {
   return task;
 }
 
-/** Task statuses that still ask something of their agency. */
-export const ACTIVE_TASK_STATUSES = ['open', 'awaiting_correction'];
-const ACTIVE_REFERRAL_STATUSES = new Set(['pending', 'accepted', 'waitlisted']);
-
 /** The union leads every case and coordinators oversee them: they see whole cases in their region. */
 export const seesWholeCases = (p: Principal) => p.agency === 'union' || p.roles.includes('coordinator');
 
@@ -107,32 +107,83 @@ export function caseReferrals(
 }
 
 /**
- * The case, or 404, and how much of it the principal sees. The union and coordinators see the
- * whole case in their region subtree. Another agency sees a case only while it has open work on it
- * (an open task, or a referral not yet decided and reported), and then only its own part: its
- * tasks and timeline entries, never the household's hardship causes or incomes. Once its work is
- * done the case is absent again, so nothing leaks beyond what the task needed.
+ * Which cases a principal sees, in two forms kept side by side (`test/db/case-sight.test.ts` checks
+ * that they agree): `seesCase` over rows (GET /v1/cases/:id, GET /v1/referrals/:id) and
+ * `seesCaseSql` over `HouseholdCase` (the referral feed). The union and coordinators see every case
+ * in their region subtree, whole. Another agency sees a case in region only while it has open work
+ * on it: an active task, or a referral not yet decided and reported. A referral keeps a task open
+ * while it is undecided or being worked; the one moment it has none is just after it was sent,
+ * before its acceptance task reaches the read model (the case's own summary of the referral is
+ * updated by signal, later than the referral's tasks: not used alone). With `referrers`, the agency
+ * that referred the household follows the case too (integrators following their referrals).
  */
-export async function visibleCase(db: Db, p: Principal, id: string) {
+export function seesCase(
+  p: Principal,
+  c: { regionCode: string; summary: unknown },
+  /** The principal's agency's tasks on the case, of any status. */
+  mine: Array<{ workflowId: string; status: string }>,
+  /** Whether the principal's agency referred the household to this case (counts with `referrers`). */
+  referred: boolean,
+): boolean {
+  if (!regionWithin(c.regionCode, p.region)) return false;
+  if (seesWholeCases(p) || referred) return true;
+  return (
+    mine.some((t) => isActiveTaskStatus(t.status)) ||
+    caseReferrals(c.summary).some(
+      (r) =>
+        r.agency === p.agency && isActiveReferralStatus(r.status) && !mine.some((t) => t.workflowId === r.id),
+    )
+  );
+}
+
+/** `seesCase` in SQL, over the `HouseholdCase` row aliased `alias`. */
+export function seesCaseSql(p: Principal, alias: string, opts: { referrers: boolean }): Prisma.Sql {
+  const c = Prisma.raw(`"${alias}"`);
+  const region = inRegion(Prisma.sql`${c}."regionCode"`, p.region);
+  if (seesWholeCases(p)) return region;
+  const referrals = Prisma.sql`jsonb_array_elements(CASE WHEN jsonb_typeof(${c}."summary"->'agencyReferrals') = 'array'
+    THEN ${c}."summary"->'agencyReferrals' ELSE '[]'::jsonb END)`;
+  return Prisma.sql`(${region} AND (
+    EXISTS (SELECT 1 FROM "CaseTask" t WHERE t."caseId" = ${c}."id" AND t."agency" = ${p.agency}
+             AND t."status" IN (${Prisma.join(ACTIVE_TASK_STATUSES)}))
+    OR EXISTS (SELECT 1 FROM ${referrals} r
+                WHERE r->>'agency' = ${p.agency} AND r->>'status' IN (${Prisma.join(ACTIVE_REFERRAL_STATUSES)})
+                  AND NOT EXISTS (SELECT 1 FROM "CaseTask" t WHERE t."caseId" = ${c}."id"
+                                   AND t."agency" = ${p.agency} AND t."workflowId" = r->>'id'))
+    ${opts.referrers ? Prisma.sql`OR EXISTS (${referralsBySql(p.agency, Prisma.sql`${c}."id"`)})` : Prisma.empty}))`;
+}
+
+/** The agency's referrals of the household to the case (its `case.referral_received` events). */
+const referralsBySql = (agency: string, caseId: Prisma.Sql) =>
+  Prisma.sql`SELECT 1 FROM "CaseEvent" e WHERE e."caseId" = ${caseId} AND e."type" = 'case.referral_received'
+              AND e."agency" = ${agency}`;
+
+/**
+ * The case, or 404 (`case_not_found`, with `referrers` `referral_not_found`), and whether the
+ * principal sees it whole or only its own agency's part (its tasks and timeline entries, never the
+ * household's hardship causes or incomes), by `seesCase`. Once an agency's work is done the case is
+ * absent to it again, so nothing leaks beyond what the task needed.
+ */
+export async function visibleCase(db: Db, p: Principal, id: string, opts = { referrers: false }) {
   const c = await db.householdCase.findUnique({ where: { id } });
-  const absent = () => new Problem(404, 'case_not_found', `no case ${id} in your region`);
+  const absent = () =>
+    opts.referrers
+      ? new Problem(404, 'referral_not_found', `no referral ${id} visible to you`)
+      : new Problem(404, 'case_not_found', `no case ${id} in your region`);
   if (!c || !regionWithin(c.regionCode, p.region)) throw absent();
   if (seesWholeCases(p)) return { case: c, whole: true };
-  const mine = await db.caseTask.findMany({
-    where: { caseId: c.id, agency: p.agency },
-    select: { workflowId: true, status: true },
-  });
-  const openTask = mine.some((t) => ACTIVE_TASK_STATUSES.includes(t.status));
-  // A referral keeps a task open while it is undecided or being worked; the one moment it has none
-  // is just after it was sent, before its acceptance task reaches the read model. (The case's own
-  // summary of the referral is updated by signal, later than the referral's tasks: not used alone.)
-  const justReferred = caseReferrals(c.summary).some(
-    (r) =>
-      r.agency === p.agency &&
-      ACTIVE_REFERRAL_STATUSES.has(r.status) &&
-      !mine.some((t) => t.workflowId === r.id),
-  );
-  if (!openTask && !justReferred) throw absent();
+  const [mine, referred] = await Promise.all([
+    db.caseTask.findMany({
+      where: { caseId: c.id, agency: p.agency },
+      select: { workflowId: true, status: true },
+    }),
+    opts.referrers
+      ? db.$queryRaw<unknown[]>`${referralsBySql(p.agency, Prisma.sql`${c.id}`)} LIMIT 1`.then(
+          (rows) => rows.length > 0,
+        )
+      : false,
+  ]);
+  if (!seesCase(p, c, mine, referred)) throw absent();
   return { case: c, whole: false };
 }
 
@@ -142,33 +193,42 @@ export function tasksSeenOnCase<T extends { agency: string }>(p: Principal, whol
 }
 
 /**
- * The agency of a principal the platform knows: an integrator key (its row), or a staff member who
- * has acted before (the latest audit entry of theirs). Undefined for someone it has never seen.
+ * A task is reassigned only within its agency, checked as far as the platform can know it (the one
+ * place for it: the task, case and monitor routes call it). There is no staff directory: a staff
+ * member's identity is the claims of the JWT they send, so the platform knows staff only once they
+ * have acted (the agency of their latest audit entry): best-effort — someone who has never acted
+ * passes, and their first request shows their agency. Integrator keys are rows, known exactly: an
+ * unknown or revoked key is refused (422 `assignee_unknown`), a key of another agency too (422
+ * `assignee_not_in_agency`).
  */
-export async function knownAgencyOf(db: Db, sub: string): Promise<string | undefined> {
-  if (sub.startsWith('apikey:'))
-    return (await db.apiKey.findUnique({ where: { id: sub.slice('apikey:'.length) } }))?.agency;
-  const last = await db.auditEntry.findFirst({
-    where: { actor: sub },
-    orderBy: { at: 'desc' },
-    select: { agency: true },
-  });
-  return last?.agency;
-}
-
-/** A task is reassigned only within its agency: a known principal of another agency is refused (422). */
 export async function assertAssignable(
   db: Db,
   task: { id: string; agency: string },
   assignee: string,
   path: string,
 ) {
-  const agency = await knownAgencyOf(db, assignee);
+  const refuse = (code: string, why: string, rule: string) =>
+    new Problem(422, code, `${why}; task ${task.id} belongs to ${task.agency}`, [
+      { path, message: rule, code },
+    ]);
+  let agency: string | undefined;
+  if (assignee.startsWith('apikey:')) {
+    const key = await db.apiKey.findUnique({ where: { id: assignee.slice('apikey:'.length) } });
+    if (!key || key.revokedAt)
+      throw refuse('assignee_unknown', `${assignee} is no API key in use`, 'must be an API key in use');
+    agency = key.agency;
+  } else {
+    const last = await db.auditEntry.findFirst({
+      where: { actor: assignee },
+      orderBy: { at: 'desc' },
+      select: { agency: true },
+    });
+    agency = last?.agency;
+  }
   if (agency !== undefined && agency !== task.agency)
-    throw new Problem(
-      422,
+    throw refuse(
       'assignee_not_in_agency',
-      `${assignee} belongs to ${agency}; task ${task.id} belongs to ${task.agency}`,
-      [{ path, message: `must be a member of ${task.agency}`, code: 'assignee_not_in_agency' }],
+      `${assignee} belongs to ${agency}`,
+      `must be a member of ${task.agency}`,
     );
 }

@@ -3,8 +3,15 @@ import { z } from 'zod';
 import { RegionCodeSchema, regionWithin } from '../../domain/agencies';
 import { measureByCode } from '../../domain/measures';
 import { policies } from '../../domain/policy';
-import type { Action } from '../../domain/journey/state';
-import { TaskCompletionSchema, TaskTypeSchema, taskTypeInfo, type TaskType } from '../../domain/taskTypes';
+import { eventsRecordedBy, type Action } from '../../domain/journey/state';
+import {
+  TaskCompletionSchema,
+  TaskTypeSchema,
+  isReferralTask,
+  taskTypeInfo,
+  type TaskType,
+} from '../../domain/taskTypes';
+import { isActiveTaskStatus } from '../../domain/journey/taskBook';
 import { act, completeTask } from '../../workflows/householdCase';
 import { completeReferralTask, referralAct } from '../../workflows/agencyReferral';
 import type { AppDeps } from '../app';
@@ -62,7 +69,17 @@ export const TaskDetailSchema = registerSchema(
   TaskSummarySchema.extend({
     context: z.record(z.string(), z.unknown()),
     case: CaseBriefSchema,
-    facts: z.record(z.string(), z.unknown()).describe('only the case facts this task type needs'),
+    facts: z
+      .record(z.string(), z.unknown())
+      .describe('only the case facts this task type needs, and only while the task is active'),
+    record: z
+      .object({
+        completedBy: z.string().nullable(),
+        completedAt: z.iso.datetime().nullable(),
+        result: z.unknown(),
+      })
+      .nullable()
+      .describe('a closed task: what was submitted and by whom (null while it is active)'),
     comments: z
       .array(
         z.object({
@@ -195,7 +212,8 @@ registerPath({
   method: 'get',
   path: '/v1/tasks/:id',
   summary: 'A task with the case facts its type needs (ID numbers masked unless needed)',
-  description: 'Releasing sensitive facts (ID number, incomes, health, survey, comparison) is audited.',
+  description:
+    "The case's facts are released only while the task is active (open or awaiting correction); a closed task shows its own record instead. Releasing sensitive facts (ID number, incomes, health, survey, comparison) or a record is audited.",
   tags: ['tasks'],
   params: IdParamsSchema,
   responses: { 200: { description: 'The task', schema: TaskDetailSchema } },
@@ -278,8 +296,22 @@ export function taskRoutes({ db, client }: AppDeps): Router {
     ]);
     if (!c) throw new Problem(404, 'task_not_found', `no task ${id} in your inbox`);
     const context = asRecord(task.context);
-    const facts = factsFor(task, asRecord(c.facts), asRecord(c.summary), context, c.policyVersion);
-    const released = Object.keys(facts).filter((k) => SENSITIVE.has(k) && facts[k] != null);
+    // The case's current facts serve the work: a closed task shows only its own record.
+    const active = isActiveTaskStatus(task.status);
+    const facts = active
+      ? factsFor(task, asRecord(c.facts), asRecord(c.summary), context, c.policyVersion)
+      : {};
+    const record = active
+      ? null
+      : {
+          completedBy: task.completedBy,
+          completedAt: task.completedAt?.toISOString() ?? null,
+          result: task.result,
+        };
+    const released = [
+      ...Object.keys(facts).filter((k) => SENSITIVE.has(k) && facts[k] != null),
+      ...(record?.result != null ? ['result'] : []),
+    ];
     // Audited before the data leaves: if the trail cannot be written, nothing is released (503).
     if (released.length)
       await auditOrRefuse(db, {
@@ -308,6 +340,7 @@ export function taskRoutes({ db, client }: AppDeps): Router {
         idNumberMasked: c.idNumberMasked,
       },
       facts,
+      record,
     });
   });
 
@@ -352,28 +385,27 @@ export function taskRoutes({ db, client }: AppDeps): Router {
     const role = taskTypeInfo[task.type as TaskType]?.role;
     if (role && !p.roles.includes(role))
       throw new Problem(403, 'forbidden', `a ${task.type} task needs the ${role} role`);
-    const c = await db.householdCase.findUniqueOrThrow({ where: { id: task.caseId } });
     const handle = client.workflow.getHandle(task.workflowId);
     const input = {
       args: [{ taskId: task.id, actor: actorOf(p), completion }] as const,
       updateId: updateIdFor(req, `complete:${task.id}`),
     };
     const complete = async (): Promise<z.infer<typeof CompletionResultSchema>> => {
-      if (task.workflowId === c.workflowId) {
+      if (!isReferralTask(task.type)) {
         const view = await handle.executeUpdate(completeTask, { ...input, args: [...input.args] });
         return {
           taskId: task.id,
-          caseId: c.id,
+          caseId: task.caseId,
           stage: view.stage,
           nextTasks: view.openTasks.filter((t) => t.agency === p.agency),
         };
       }
       // A referral's task: the case learns the outcome by signal, so its stage is read afterwards.
       const view = await handle.executeUpdate(completeReferralTask, { ...input, args: [...input.args] });
-      const after = await db.householdCase.findUniqueOrThrow({ where: { id: c.id } });
+      const after = await db.householdCase.findUniqueOrThrow({ where: { id: task.caseId } });
       return {
         taskId: task.id,
-        caseId: c.id,
+        caseId: task.caseId,
         stage: after.stage,
         nextTasks: view.openTasks.map((t) => ({ ...t, agency: view.agency })),
         referral: {
@@ -389,13 +421,14 @@ export function taskRoutes({ db, client }: AppDeps): Router {
       result = await auditedChange(
         db,
         {
-          caseId: c.id,
+          caseId: task.caseId,
           principal: p,
           action: 'task.complete',
           target: task.id,
           requestId: req.requestId,
           workflowId: task.workflowId,
           updateId: input.updateId,
+          recordedAs: eventsRecordedBy.completeTask,
           // The form itself holds personal data; the audit keeps its digest.
           data: {
             type: task.type,
@@ -469,7 +502,6 @@ export function taskRoutes({ db, client }: AppDeps): Router {
         args: [{ actor: actorOf(p), command }] as [never],
         updateId: updateIdFor(req, `${name}:${task.id}`),
       };
-      const onCase = (await db.householdCase.findUniqueOrThrow({ where: { id: task.caseId } })).workflowId;
       try {
         await auditedChange(
           db,
@@ -481,12 +513,13 @@ export function taskRoutes({ db, client }: AppDeps): Router {
             requestId: req.requestId,
             workflowId: task.workflowId,
             updateId: update.updateId,
+            recordedAs: eventsRecordedBy[command.action],
             data: body as Record<string, unknown>,
           },
           async () =>
-            void (await (task.workflowId === onCase
-              ? handle.executeUpdate(act, update)
-              : handle.executeUpdate(referralAct, update))),
+            void (await (isReferralTask(task.type)
+              ? handle.executeUpdate(referralAct, update)
+              : handle.executeUpdate(act, update))),
         );
       } catch (err) {
         return failure(err, task.id);

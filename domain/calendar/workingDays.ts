@@ -125,9 +125,7 @@ function assertPositiveInt(n: number): void {
 /** Due instant of an n-working-day deadline: end of the n-th working day strictly after the start's local date. */
 export function addWorkingDays(startInstantIso: string, n: number, cal: WorkingDayCalendar): string {
   assertPositiveInt(n);
-  let day = localDayOf(startInstantIso, cal);
-  for (let left = n; left > 0;) if (isWorkingDayNumber(++day, cal)) left--;
-  return endOfLocalDay(day, cal);
+  return workingDaysLater(startInstantIso, n, DAY_MS - 1, cal);
 }
 
 /** Milliseconds since local midnight of an instant, at the calendar's UTC offset. */

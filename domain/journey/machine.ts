@@ -5,6 +5,7 @@ import { forms, taskTypeInfo, type FormOf, type TaskType } from '../taskTypes';
 import type {
   Action,
   AgencyReferral,
+  AidPayment,
   CaseState,
   CompleteTaskInput,
   Referral,
@@ -12,7 +13,7 @@ import type {
   StartInput,
   Tier,
 } from './state';
-import { TERMINAL_STAGES } from './state';
+import { TERMINAL_STAGES, isActiveReferralStatus } from './state';
 import {
   DomainError,
   activeTasks,
@@ -122,7 +123,7 @@ function moveTo(state: CaseState, stage: Stage, now: string, data: Record<string
 function end(state: CaseState, stage: Stage, reason: string, now: string): void {
   for (const t of activeTasks(state)) cancelTask(state, t, now, `case ended: ${stage}`);
   for (const r of Object.values(state.agencyReferrals)) {
-    if (['pending', 'accepted', 'waitlisted'].includes(r.status))
+    if (isActiveReferralStatus(r.status))
       state.effects.push({ kind: 'revokeReferral', referralId: r.id, reason: `case ended: ${stage}` });
   }
   state.ending = { at: now, reason };
@@ -223,6 +224,7 @@ export function completeTask(
 ): void {
   const task = checkCompletion(state, input);
   const form = forms[task.type].parse(input.completion.form);
+  checkOutcome(state, task, form, now, rules);
   closeTask(state, task, now, input.actor, form);
   const handler = onCompleted[task.type] as (
     s: CaseState,
@@ -233,6 +235,29 @@ export function completeTask(
     r: Rules,
   ) => void;
   handler(state, task, form, now, input.actor, rules);
+}
+
+/**
+ * The refusals a completion's outcome can meet (the annual cap, the stage a review's proposal
+ * needs), checked before the task is closed: a refused completion changes nothing, validator or not.
+ */
+function checkOutcome(s: CaseState, task: Task, form: unknown, now: string, r: Rules): void {
+  if (task.type === 'aidPaymentApproval') {
+    const p = s.payments[String(task.context.paymentId)];
+    if (p && (form as FormOf<'aidPaymentApproval'>).decision !== 'reject')
+      assertWithinCap(s, p.amountCents, paymentYear(s, p, now, r), p.id);
+  } else if (task.type === 'quarterlyReview') {
+    const { recommendation } = form as FormOf<'quarterlyReview'>;
+    if (recommendation === 'propose_exit') {
+      // As the proposeExit action: only from assistance (not from a handoff or a gradual exit).
+      if (!r.legacyExitRules) assertAssisting(s);
+      assertNoExitProposed(s);
+    } else if (recommendation === 'safety_net' && !r.legacyExitRules && !IN_ASSISTANCE.includes(s.stage))
+      throw new DomainError(
+        'not_in_assistance',
+        `the safety net is proposed for a case in assistance, not in ${s.stage}`,
+      );
+  }
 }
 
 type Handlers = {
@@ -313,10 +338,7 @@ const onCompleted: Handlers = {
       record(s, 'payment.rejected', now, { paymentId: p.id, reason: f.reason }, actor);
       return;
     }
-    // Aid counts against the cap of the year it is paid in: prepared in December, approved in
-    // January, it is January's.
-    const year = r.legacyPaymentYear ? p.year : yearOf(s, now);
-    assertWithinCap(s, p.amountCents, year, p.id);
+    const year = paymentYear(s, p, now, r); // within the cap (checkOutcome)
     p.year = year;
     p.status = 'approved';
     p.approvedBy = actor.id;
@@ -331,19 +353,10 @@ const onCompleted: Handlers = {
     });
   },
   cadreVisit() {},
-  quarterlyReview(s, _t, f, now, _a, r) {
-    if (f.recommendation === 'propose_exit') {
-      // As the proposeExit action: only from assistance (not from a handoff or a gradual exit).
-      if (!r.legacyExitRules) assertAssisting(s);
-      proposeExit(s, now, f.notes);
-    } else if (f.recommendation === 'safety_net') {
-      if (!r.legacyExitRules && !IN_ASSISTANCE.includes(s.stage))
-        throw new DomainError(
-          'not_in_assistance',
-          `the safety net is proposed for a case in assistance, not in ${s.stage}`,
-        );
-      startSafetyNetHandoff(s, now, f.notes);
-    }
+  quarterlyReview(s, _t, f, now, a) {
+    // The stage each recommendation needs was checked before the review closed (checkOutcome).
+    if (f.recommendation === 'propose_exit') proposeExit(s, now, f.notes, a);
+    else if (f.recommendation === 'safety_net') startSafetyNetHandoff(s, now, f.notes);
   },
   exitApproval(s, _t, f, now, _a, r) {
     if (f.decision === 'reject') return moveTo(s, 'assisting', now, { reason: f.reason });
@@ -362,8 +375,8 @@ const onCompleted: Handlers = {
     noteClockSet(s, 'followUps', now);
     moveTo(s, 'gradual_exit', now, { followUps: s.schedule.followUps.map((f) => f.at) });
   },
-  followUpVisit(s, t, f, now) {
-    if (f.outcome === 'new_hardship') return reopen(s, now, f.hardship!.cause, f.hardship!.description);
+  followUpVisit(s, t, f, now, a) {
+    if (f.outcome === 'new_hardship') return reopen(s, now, f.hardship!.cause, f.hardship!.description, a);
     const last = Math.max(...s.policy.followUpVisitMonths);
     if (Number(t.context.month) === last)
       end(s, 'closed', 'out of hardship after the gradual-exit period (销档)', now);
@@ -457,11 +470,15 @@ function assertAssisting(s: CaseState): void {
     throw new DomainError('not_assisting', 'an exit is proposed for a case in assistance');
 }
 
-function proposeExit(s: CaseState, now: string, note: string): void {
+function assertNoExitProposed(s: CaseState): void {
   if (activeTasks(s, 'exitApproval').length)
     throw new DomainError('exit_already_proposed', 'an exit proposal is already open');
+}
+
+/** Opens the exit approval (checked first: `assertAssisting` unless legacy, `assertNoExitProposed`). */
+function proposeExit(s: CaseState, now: string, note: string, actor: Actor): void {
   openTask(s, { type: 'exitApproval', agency: 'union' }, now);
-  record(s, 'exit.proposed', now, { note });
+  record(s, 'exit.proposed', now, { note }, actor);
   moveTo(s, 'exit_review', now);
 }
 
@@ -472,19 +489,24 @@ function startSafetyNetHandoff(s: CaseState, now: string, reason: string): void 
 }
 
 /** 返困: a new hardship restarts assistance on the same case; its history is kept. */
-function reopen(s: CaseState, now: string, cause: string, description: string): void {
+function reopen(s: CaseState, now: string, cause: string, description: string, actor: Actor): void {
   for (const t of activeTasks(s, 'followUpVisit')) cancelTask(s, t, now, 'assistance reopened');
   s.reopenCount += 1;
   s.exit = null;
   s.schedule.followUps = [];
   startVisitsAndReviews(s, now);
-  record(s, 'case.reopened', now, { cause, description, reopenCount: s.reopenCount });
+  record(s, 'case.reopened', now, { cause, description, reopenCount: s.reopenCount }, actor);
   openTask(s, { type: 'assistancePlan', agency: 'union' }, now);
   moveTo(s, 'planning', now, { reason: 'new hardship' });
 }
 
 function yearOf(s: CaseState, now: string): number {
   return Number(localDateOf(now, s.calendar).slice(0, 4));
+}
+
+/** Aid counts against the cap of the year it is paid in: prepared in December, approved in January, it is January's. */
+function paymentYear(s: CaseState, p: AidPayment, now: string, r: Rules): number {
+  return r.legacyPaymentYear ? p.year : yearOf(s, now);
 }
 
 function assertWithinCap(s: CaseState, amountCents: number, year: number, excludeId?: string): void {
@@ -598,7 +620,8 @@ export function applyAction(
     case 'proposeExit':
       union('proposing an exit');
       assertAssisting(s);
-      return proposeExit(s, now, cmd.note);
+      assertNoExitProposed(s);
+      return proposeExit(s, now, cmd.note, actor);
     case 'reportNewHardship':
       union('reporting a new hardship');
       if (s.stage !== 'gradual_exit')
@@ -606,7 +629,7 @@ export function applyAction(
           'not_in_gradual_exit',
           'a new hardship reopens a case in its gradual-exit period',
         );
-      return reopen(s, now, cmd.cause, cmd.description);
+      return reopen(s, now, cmd.cause, cmd.description, actor);
     case 'returnForCorrection': {
       const t = getActiveTask(s, cmd.taskId);
       assertAgency(actor, t.agency, `task ${t.id}`);
@@ -633,7 +656,7 @@ export function applyAction(
       union('revoking a referral');
       const r = s.agencyReferrals[cmd.referralId];
       if (!r) throw new DomainError('referral_not_found', `referral ${cmd.referralId} is not on this case`);
-      if (!['pending', 'accepted', 'waitlisted'].includes(r.status))
+      if (!isActiveReferralStatus(r.status))
         throw new DomainError('referral_closed', `referral ${r.id} is ${r.status}`);
       s.effects.push({ kind: 'revokeReferral', referralId: r.id, reason: cmd.reason });
       record(s, 'referral.revoke_requested', now, { referralId: r.id, reason: cmd.reason }, actor);
@@ -708,7 +731,7 @@ function sameReferral(a: Referral, b: Referral): boolean {
 /** The referrals still in an agency's hands (undecided, accepted or waitlisted). */
 export function activeReferralIds(s: CaseState): string[] {
   return Object.values(s.agencyReferrals)
-    .filter((r) => ['pending', 'accepted', 'waitlisted'].includes(r.status))
+    .filter((r) => isActiveReferralStatus(r.status))
     .map((r) => r.id);
 }
 

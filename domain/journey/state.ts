@@ -102,6 +102,34 @@ export const ActionSchema = z.discriminatedUnion('action', [
 ]);
 export type Action = z.infer<typeof ActionSchema>;
 
+/**
+ * The timeline event each change records on its workflow, with its actor: the audit trail's
+ * reconciler recognises a change that was made by that event (api/audit.ts), not by any other
+ * event of the same person. `completeTask` is the completion Update.
+ */
+export const eventsRecordedBy: Record<Action['action'] | 'completeTask', readonly string[]> = {
+  addReferral: ['case.referral_received'],
+  raiseObjection: ['notice.objection'],
+  fileAppeal: ['case.appealed'],
+  withdraw: ['case.withdrawal_requested'],
+  prepareAidPayment: ['payment.prepared'],
+  proposeExit: ['exit.proposed'],
+  reportNewHardship: ['case.reopened'],
+  returnForCorrection: ['task.returned_for_correction'],
+  correctionReceived: ['task.correction_received'],
+  extendDeadline: ['task.deadline_extended'],
+  revokeReferral: ['referral.revoke_requested'],
+  hold: ['case.held'],
+  resume: ['case.resumed'],
+  claim: ['task.claimed'],
+  release: ['task.released'],
+  reassign: ['task.reassigned'],
+  comment: ['case.comment'],
+  remind: ['task.reminded'],
+  escalate: ['task.escalated'],
+  completeTask: ['task.completed'],
+};
+
 export const CompleteTaskInputSchema = z.object({
   taskId: z.string().min(1),
   actor: ActorSchema,
@@ -118,11 +146,20 @@ export type ActInput = z.infer<typeof ActInputSchema>;
 
 export type Tier = 'deep' | 'relative' | 'accident';
 
+export type ReferralStatus =
+  'pending' | 'accepted' | 'waitlisted' | 'declined' | 'granted' | 'refused' | 'revoked' | 'expired';
+
+/** Referral statuses still in an agency's hands (undecided, accepted or waitlisted). */
+export const ACTIVE_REFERRAL_STATUSES: ReferralStatus[] = ['pending', 'accepted', 'waitlisted'];
+
+export const isActiveReferralStatus = (status: string): boolean =>
+  (ACTIVE_REFERRAL_STATUSES as string[]).includes(status);
+
 export interface AgencyReferral {
   id: string;
   measure: string;
   agency: string;
-  status: 'pending' | 'accepted' | 'waitlisted' | 'declined' | 'granted' | 'refused' | 'revoked' | 'expired';
+  status: ReferralStatus;
   waitlistPosition: number | null;
   outcome: Record<string, unknown> | null;
   updatedAt: string;

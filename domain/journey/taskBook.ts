@@ -329,8 +329,14 @@ export function openTask(
   return task;
 }
 
+/** Task statuses that still ask something of their agency (the read model filters on them too). */
+export const ACTIVE_TASK_STATUSES: TaskStatus[] = ['open', 'awaiting_correction'];
+
+export const isActiveTaskStatus = (status: string): boolean =>
+  (ACTIVE_TASK_STATUSES as string[]).includes(status);
+
 export function isActive(task: Task): boolean {
-  return task.status === 'open' || task.status === 'awaiting_correction';
+  return isActiveTaskStatus(task.status);
 }
 
 export function activeTasks(book: Book, type?: TaskType): Task[] {

@@ -4,6 +4,7 @@ import { createApiKey } from '../../api/auth';
 import { audit, openAuditAttempts, reconcileAuditTrail, verifyAuditChains } from '../../api/audit';
 import { caseWorkflowId, householdKey } from '../../api/households';
 import { deliveryWorkflowId, dispatcherWorkflowId } from '../../workflows/webhookDelivery';
+import { startAuditReconciler } from '../../worker/auditReconciler';
 import { forms } from '../support/fixtures';
 import { eventually, startStack, type Stack } from '../support/stack';
 import { REGION, caseAwaitingSignOff, claimsOf, idNumber, referCase, referralBody } from './api-helpers';
@@ -57,14 +58,14 @@ test('audit trail unavailable: sensitive reads are refused (503) and release not
     body: { type: 'intakeReview', form: forms.intakeAccept },
   });
   expect(done.status).toBe(200);
-  await eventually(() =>
+  const comparison = await eventually(() =>
     stack.db.caseTask.findFirst({ where: { caseId: intake.caseId, type: 'dataComparisonCivil' } }),
   );
   const entries = await stack.db.auditEntry.count();
   await auditDown(async () => {
-    // The ID number for the intake task; the hardship causes (health data) on the case; ID numbers
-    // for a system pulling its comparison tasks.
-    const task = await stack.http('GET', `/v1/tasks/${intake.task.id}`, { token: as('union-staff') });
+    // The ID number for the comparison task; the hardship causes (health data) on the case; ID
+    // numbers for a system pulling its comparison tasks.
+    const task = await stack.http('GET', `/v1/tasks/${comparison.id}`, { token: as('civil-affairs-staff') });
     expect503(task);
     expect(JSON.stringify(task.body)).not.toContain(intake.idNumber);
     const c = await stack.http('GET', `/v1/cases/${signOff.caseId}`, { token: as('union-staff') });
@@ -78,7 +79,7 @@ test('audit trail unavailable: sensitive reads are refused (503) and release not
   });
   expect(await stack.db.auditEntry.count()).toBe(entries);
   // Back up: the same reads are released, each audited.
-  const task = await stack.http('GET', `/v1/tasks/${intake.task.id}`, { token: as('union-staff') });
+  const task = await stack.http('GET', `/v1/tasks/${comparison.id}`, { token: as('civil-affairs-staff') });
   expect(task.body.facts.idNumber).toBe(intake.idNumber);
   const c = await stack.http('GET', `/v1/cases/${signOff.caseId}`, { token: as('union-staff') });
   expect(c.body.causes).toEqual(['illness']);
@@ -143,20 +144,27 @@ test('audit trail unavailable: changes are refused (503) before they are made', 
   expect(retry.status).toBe(200);
 });
 
-test('the API dies between the Update and its outcome entry: the open attempt is settled from the workflow events', async () => {
+/** A new case's intake task claimed, the claim's outcome entry lost: what a crash right after the Update leaves. */
+async function claimLosingOutcome() {
   const { caseId, task } = await referCase(stack);
-  // Every outcome entry is lost: exactly what a crash right after the Update leaves behind.
   const claim = await auditDown(
     () => stack.http('POST', `/v1/tasks/${task.id}/claim`, { token: as('union-staff') }),
     `NEW."data"->>'phase' = 'applied'`,
   );
   expect(claim.status).toBe(200);
+  return { caseId, task, claim };
+}
+
+test('the API dies between the Update and its outcome entry: the open attempt is settled from the workflow events', async () => {
+  const { caseId, task, claim } = await claimLosingOutcome();
   expect(claim.body.task.assignee).toBe('union-staff');
   const trail = await stack.db.auditEntry.findMany({ where: { chain: caseId }, orderBy: { seq: 'asc' } });
   expect(trail.map((e) => [e.action, (e.data as any).phase])).toEqual([
     ['referral.add', undefined],
     ['task.claim', 'attempt'],
   ]);
+  // The attempt names the event by which the workflow records the change.
+  expect(trail[1]!.data).toMatchObject({ recordedAs: ['task.claimed'] });
   // An attempt that never reached the workflow (the process died before its Update).
   const last = await stack.db.caseEvent.aggregate({ where: { caseId }, _max: { seq: true } });
   const workflowId = task.workflowId;
@@ -441,4 +449,51 @@ test('webhook subscriptions, redeliveries and imports commit with their audit en
       .terminate('test over')
       .catch(() => undefined);
   }
+});
+
+test("an open attempt is settled as applied only by the change's own event, not by another action of the same person after it", async () => {
+  const { caseId } = await referCase(stack);
+  // An objection outside a public notice is refused by the workflow; its outcome entry is lost.
+  const objection = await auditDown(
+    () =>
+      stack.http('POST', `/v1/cases/${caseId}/actions`, {
+        token: as('union-staff'),
+        body: { action: 'raiseObjection', text: 'a neighbour objects' },
+      }),
+    `NEW."data"->>'phase' = 'refused'`,
+  );
+  expect(objection.status).toBe(409);
+  // Then the same person comments on the case: a change of its own, by the same actor, after the mark.
+  const comment = await stack.http('POST', `/v1/cases/${caseId}/actions`, {
+    token: as('union-staff'),
+    body: { action: 'comment', text: 'called the household' },
+  });
+  expect(comment.status).toBe(200);
+  const [attempt] = await openAuditAttempts(stack.db, { olderThanMs: 0, chains: [caseId] });
+  expect(attempt).toMatchObject({
+    action: 'case.raiseObjection',
+    data: { recordedAs: ['notice.objection'] },
+  });
+  expect(await reconcileAuditTrail(stack.db, { olderThanMs: 0, chains: [caseId] })).toEqual([
+    { chain: caseId, attemptSeq: attempt!.seq, phase: 'not_applied' },
+  ]);
+});
+
+test('the worker settles open attempts on its own, on a timer', async () => {
+  const { caseId } = await claimLosingOutcome();
+  const [open] = await openAuditAttempts(stack.db, { olderThanMs: 0, chains: [caseId] });
+  expect(open).toMatchObject({ action: 'task.claim' });
+  const reconciler = startAuditReconciler(stack.db, { everyMs: 100, olderThanMs: 0 });
+  try {
+    const outcome = await eventually(() =>
+      stack.db.auditEntry.findFirst({
+        where: { chain: caseId, data: { path: ['attemptSeq'], equals: open!.seq } },
+      }),
+    );
+    expect(outcome.data).toMatchObject({ phase: 'applied', reconciled: true });
+  } finally {
+    await reconciler.stop();
+  }
+  expect(await openAuditAttempts(stack.db, { olderThanMs: 0, chains: [caseId] })).toEqual([]);
+  expect((await verifyAuditChains(stack.db, [caseId])).problems).toEqual([]);
 });

@@ -366,6 +366,24 @@ test('every case endpoint × every principal: the whole case, your own part of i
   }
 });
 
+test('the referral feed lists a case to exactly those who see it on GET /v1/cases/:id (the referrer aside)', async () => {
+  const ids = new Set(targets.map((t) => t.caseId));
+  const failures: string[] = [];
+  for (const p of principals) {
+    const expected = targets.filter((t) => caseSight(p, t) !== 'none').map((t) => t.caseId);
+    // Eventually: a page holds only cases whose writing transactions have all ended.
+    const listed = await eventually(async () => {
+      const res = await stack.http('GET', '/v1/referrals?limit=500', { headers: p.auth });
+      const got = (res.body.items as Array<{ caseId: string }>)
+        .map((i) => i.caseId)
+        .filter((id) => ids.has(id));
+      return JSON.stringify(got.sort()) === JSON.stringify([...expected].sort()) ? got : undefined;
+    }, 2_000).catch(() => 'differs');
+    if (listed === 'differs') failures.push(`${p.label}: expected ${expected.join(',') || 'none'}`);
+  }
+  expect(failures).toEqual([]);
+});
+
 test('an agency whose work on a case is done no longer sees it', async () => {
   for (const t of targets)
     for (const agency of t.doneWork) {
@@ -375,6 +393,35 @@ test('an agency whose work on a case is done no longer sees it', async () => {
   // HR really did have a task on case 2 (done), and still has none open.
   const hr = await stack.db.caseTask.findMany({ where: { caseId: targets[1]!.caseId, agency: 'hr' } });
   expect(hr.map((x) => x.status)).toEqual(['completed']);
+});
+
+test("a closed task shows its own record (what was submitted, by whom), not the case's current sensitive facts", async () => {
+  const t = targets[1]!;
+  const hr = principals.find((p) => p.label === 'hr-staff-here')!;
+  const done = await stack.db.caseTask.findFirstOrThrow({ where: { caseId: t.caseId, agency: 'hr' } });
+  const before = await stack.db.auditEntry.count({ where: { caseId: t.caseId, actor: hr.label } });
+  const res = await stack.http('GET', `/v1/tasks/${done.id}`, { headers: hr.auth });
+  expect(res.status).toBe(200);
+  expect(res.body.status).toBe('completed');
+  expect(res.body.facts).toEqual({});
+  expect(res.body.record).toEqual({
+    completedBy: 'hr-staff',
+    completedAt: done.completedAt!.toISOString(),
+    result: forms.hr,
+  });
+  expect(JSON.stringify(res.body)).not.toContain(t.idNumber);
+  // Reading the record back is audited like any release of personal data.
+  const reads = await stack.db.auditEntry.findMany({
+    where: { caseId: t.caseId, actor: hr.label },
+    orderBy: { seq: 'asc' },
+  });
+  expect(reads.length).toBe(before + 1);
+  expect(reads.at(-1)).toMatchObject({ action: 'task.read_sensitive', data: { fields: ['result'] } });
+  // The agency whose task is still active gets the ID number its work needs, and no record yet.
+  const civil = principals.find((p) => p.label === 'civil_affairs-staff-here')!;
+  const open = await stack.http('GET', `/v1/tasks/${t.taskId}`, { headers: civil.auth });
+  expect(open.body.facts.idNumber).toBe(t.idNumber);
+  expect(open.body.record).toBeNull();
 });
 
 test('an owner in the same place does get through (the matrix is not vacuous)', async () => {

@@ -1,6 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { createApp } from '../../api/app';
 import { createApiKey } from '../../api/auth';
+import { listen } from '../../api/server';
+import type { Db } from '../../db/client';
 import { forms } from '../support/fixtures';
 import { eventually, startStack, type Stack } from '../support/stack';
 import {
@@ -29,13 +32,47 @@ describe('POST /v1/referrals', () => {
     const body = referralBody();
     const first = await stack.http('POST', '/v1/referrals', { token: as('union-staff'), body });
     expect(first.status).toBe(201);
-    expect(first.body).toMatchObject({ joined: false, stage: 'intake' });
+    expect(first.body).toMatchObject({ joined: false, duplicate: false, stage: 'intake' });
     const again = await stack.http('POST', '/v1/referrals', {
       token: as('union-staff'),
       body: { ...body, referral: { source: 'cadre', referrer: 'street office' } },
     });
     expect(again.status).toBe(200);
-    expect(again.body).toMatchObject({ caseId: first.body.caseId, joined: true });
+    expect(again.body).toMatchObject({ caseId: first.body.caseId, joined: true, duplicate: false });
+  });
+
+  test('the founding referral sent again with a new Idempotency-Key: 200 joined, duplicate, nothing added', async () => {
+    const body = referralBody();
+    const first = await stack.http('POST', '/v1/referrals', {
+      token: as('union-staff'),
+      body,
+      headers: { 'idempotency-key': 'found-1' },
+    });
+    expect(first.status).toBe(201);
+    const again = await stack.http('POST', '/v1/referrals', {
+      token: as('union-staff'),
+      body,
+      headers: { 'idempotency-key': 'found-2' },
+    });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ caseId: first.body.caseId, joined: true, duplicate: true });
+    // The case's chain records what the workflow said happened.
+    const recorded = await eventually(async () => {
+      const e = await stack.db.auditEntry.findMany({
+        where: { caseId: first.body.caseId, action: 'referral.add' },
+        orderBy: { seq: 'asc' },
+      });
+      return e.length === 2 && e;
+    });
+    expect(recorded.map((e) => e.data)).toEqual([
+      expect.objectContaining({ joined: false, duplicate: false }),
+      expect.objectContaining({ joined: true, duplicate: true }),
+    ]);
+    expect(
+      await stack.db.caseEvent.count({
+        where: { caseId: first.body.caseId, type: 'case.referral_received' },
+      }),
+    ).toBe(1);
   });
 
   test.each([
@@ -113,12 +150,13 @@ describe('POST /v1/referrals', () => {
     const first = await stack.http('POST', '/v1/referrals', { token: as('union-staff'), body });
     const again = await stack.http('POST', '/v1/referrals', { token: as('union-staff'), body });
     expect(first.status).toBe(201);
-    expect(again.body).toEqual(first.body);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual({ ...first.body, joined: true, duplicate: true });
     const other = await stack.http('POST', '/v1/referrals', {
       token: as('union-staff'),
       body: { ...body, referral: { ...body.referral, externalRef: 'CA-9002' } },
     });
-    expect(other.body).toMatchObject({ caseId: first.body.caseId, joined: true });
+    expect(other.body).toMatchObject({ caseId: first.body.caseId, joined: true, duplicate: false });
     const events = await eventually(async () => {
       const e = await stack.db.caseEvent.findMany({
         where: { caseId: first.body.caseId, type: 'case.referral_received' },
@@ -154,7 +192,8 @@ describe('POST /v1/referrals', () => {
     // the same referral — source, referrer, no reference or note — it adds nothing to the case).
     const other = await stack.http('POST', '/v1/referrals', { token: as('union-supervisor'), body, headers });
     expect(other.headers.get('idempotent-replayed')).toBeNull();
-    expect(other.body).toMatchObject({ caseId: a.body.caseId, joined: false });
+    expect(other.status).toBe(200);
+    expect(other.body).toMatchObject({ caseId: a.body.caseId, joined: true, duplicate: true });
     const another = { ...body, referral: { ...body.referral, note: 'seen again at the plant' } };
     const joined = await stack.http('POST', '/v1/referrals', {
       token: as('union-supervisor'),
@@ -467,8 +506,23 @@ describe('task actions', () => {
         errors: [expect.objectContaining({ path: 'body.assignee', code: 'assignee_not_in_agency' })],
       });
     }
+    // Keys are known exactly: one that does not exist, or is revoked, is refused too.
+    const revoked = await createApiKey(stack.db, { name: 'old', agency: 'union', region: REGION, roles: [] });
+    await stack.db.apiKey.update({ where: { id: revoked.id }, data: { revokedAt: new Date() } });
+    for (const assignee of ['apikey:key_nope', `apikey:${revoked.id}`]) {
+      const res = await stack.http('POST', `/v1/tasks/${task.id}/reassign`, {
+        token: as('union-supervisor'),
+        body: { assignee },
+      });
+      expect(res.status).toBe(422);
+      expect(res.body).toMatchObject({
+        type: '/problems/assignee_unknown',
+        errors: [expect.objectContaining({ path: 'body.assignee', code: 'assignee_unknown' })],
+      });
+    }
     expect((await stack.db.caseTask.findUniqueOrThrow({ where: { id: task.id } })).assignee).toBeNull();
-    // A colleague of the union, or someone the platform has not met yet, may be assigned.
+    // A colleague of the union, or staff the platform has not met yet (best-effort: no staff
+    // directory), may be assigned.
     for (const assignee of ['union-chair', 'new-colleague']) {
       const ok = await stack.http('POST', `/v1/tasks/${task.id}/reassign`, {
         token: as('union-supervisor'),
@@ -969,5 +1023,83 @@ describe('cases', () => {
       ['union-staff', 'case.raiseObjection', 'attempt', undefined],
       ['union-staff', 'case.raiseObjection', 'refused', 'not_in_public_notice'],
     ]);
+  });
+});
+
+describe('hot paths', () => {
+  /** The API on the same stack over a client that counts its reads per model. */
+  async function countingApi() {
+    const reads: Record<string, number> = {};
+    const db = stack.db.$extends({
+      query: {
+        $allModels: {
+          $allOperations({ model, operation, args, query }) {
+            if (operation.startsWith('find')) reads[model] = (reads[model] ?? 0) + 1;
+            return query(args);
+          },
+        },
+      },
+    }) as unknown as Db;
+    const server = await listen(
+      createApp({ config: stack.config, db, client: stack.client }),
+      0,
+      '127.0.0.1',
+    );
+    const call = async (method: string, path: string, auth: string, body?: unknown) => {
+      for (const k of Object.keys(reads)) delete reads[k];
+      const res = await fetch(`http://127.0.0.1:${server.port}${path}`, {
+        method,
+        headers: { authorization: auth, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return { status: res.status, body: (await res.json()) as any, reads: { ...reads } };
+    };
+    return { call, close: () => server.close() };
+  }
+
+  test('a task action, a completion, a batch result and a reassign each read their rows once', async () => {
+    const api = await countingApi();
+    try {
+      const { caseId, task } = await referCase(stack);
+      const union = `Bearer ${as('union-supervisor')}`;
+      // Claim: the task, then the task and the case as they now are (for the answer).
+      const claim = await api.call('POST', `/v1/tasks/${task.id}/claim`, union);
+      expect(claim.status).toBe(200);
+      expect(claim.reads).toMatchObject({ CaseTask: 2, HouseholdCase: 1 });
+      // Reassign through the case: the case, and the named task once.
+      const reassign = await api.call('POST', `/v1/cases/${caseId}/actions`, union, {
+        action: 'reassign',
+        taskId: task.id,
+        assignee: 'union-staff',
+      });
+      expect(reassign.status).toBe(200);
+      expect(reassign.reads).toMatchObject({ CaseTask: 1, HouseholdCase: 1 });
+      // A completion, by the new assignee, answers from the workflow: no case row.
+      const done = await api.call(
+        'POST',
+        `/v1/tasks/${task.id}/complete`,
+        `Bearer ${as('union-staff')}`,
+        intakeForm,
+      );
+      expect(done.status).toBe(200);
+      expect(done.reads.HouseholdCase).toBeUndefined();
+      // A batch result likewise.
+      const civil = await eventually(() =>
+        stack.db.caseTask.findFirst({ where: { caseId, type: 'dataComparisonCivil', status: 'open' } }),
+      );
+      const { key } = await createApiKey(stack.db, {
+        name: 'civil',
+        agency: 'civil_affairs',
+        region: REGION,
+        roles: ['staff'],
+      });
+      const batch = await api.call('POST', '/v1/batch/tasks/results', `ApiKey ${key}`, {
+        items: [{ taskId: civil.id, completion: { type: 'dataComparisonCivil', form: forms.civil } }],
+      });
+      expect(batch.body.results[0]).toMatchObject({ ok: true, status: 200, stage: 'comparison' });
+      expect(batch.reads.HouseholdCase).toBeUndefined();
+    } finally {
+      await api.close();
+    }
   });
 });

@@ -42,6 +42,7 @@ test('a CSV file is validated row by row, its good rows started as cases with th
       `${idNumber(i)},"户主 ${i}",hl/harbin/daoli,1390000${String(i).padStart(4, '0')},enterprise_union,"Harbin Works, union",EXT-${i}`,
     );
   lines.push(`${idNumber(1)},户主 1,hl/harbin/daoli,,enterprise_union,second referrer,EXT-41`); // joins row 1's case
+  lines.push(`${idNumber(2)},"户主 2",hl/harbin/daoli,,enterprise_union,"Harbin Works, union",EXT-2`); // row 2's referral again
   lines.push('12345,坏,hl/harbin/daoli,,,,'); // bad ID number
   lines.push(`${idNumber(43)},,hl/qiqihar,,,,`); // no name, outside the region
   lines.push(`${idNumber(44)},户主 44,hl/harbin/daoli,phone!,nonsense,,`); // bad phone, bad source
@@ -50,15 +51,15 @@ test('a CSV file is validated row by row, its good rows started as cases with th
   const res = await upload(file, 'text/csv');
   expect(res.status).toBe(202);
   const jobId = res.body.id;
-  expect(res.body).toMatchObject({ totalRows: 44, validRows: 41, invalidRows: 3 });
+  expect(res.body).toMatchObject({ totalRows: 45, validRows: 42, invalidRows: 3 });
   expect(res.body.errors).toEqual([
     {
-      row: 42,
+      row: 43,
       status: 'invalid',
       errors: [{ path: 'idNumber', message: 'must be an 18-character resident ID number' }],
     },
     {
-      row: 43,
+      row: 44,
       status: 'invalid',
       errors: [
         { path: 'headName', message: expect.any(String) },
@@ -66,7 +67,7 @@ test('a CSV file is validated row by row, its good rows started as cases with th
       ],
     },
     {
-      row: 44,
+      row: 45,
       status: 'invalid',
       errors: [
         { path: 'phone', message: 'must be digits, optionally with a leading +' },
@@ -79,7 +80,13 @@ test('a CSV file is validated row by row, its good rows started as cases with th
     const r = await get(`/v1/imports/${jobId}`);
     return r.body.status === 'completed' && r.body;
   }, 60_000);
-  expect(final).toMatchObject({ processedRows: 41, startedCases: 40, joinedCases: 1, failedRows: 0 });
+  expect(final).toMatchObject({
+    processedRows: 42,
+    startedCases: 40,
+    joinedCases: 1,
+    duplicateRows: 1,
+    failedRows: 0,
+  });
   expect(await stack.db.householdCase.count()).toBe(40);
   // Each row's own reference reaches its case unchanged (the workflow keys duplicates on it).
   const referrals = await stack.db.caseEvent.findMany({ where: { type: 'case.referral_received' } });
@@ -96,6 +103,11 @@ test('a CSV file is validated row by row, its good rows started as cases with th
   ]);
   const first = (await get(`/v1/imports/${jobId}/rows?limit=1`)).body.items[0];
   expect(first.caseId).toBe(rows[0].caseId);
+  // Row 2's referral sent again changed nothing: the row says so, and names row 2's case.
+  const [second] = (await get(`/v1/imports/${jobId}/rows?after=1&limit=1`)).body.items;
+  expect((await get(`/v1/imports/${jobId}/rows?status=duplicate`)).body.items).toEqual([
+    { rowNo: 42, status: 'duplicate', caseId: second.caseId, errors: null, error: null },
+  ]);
   // The household's details are not kept in the import once its case holds them.
   const kept = await stack.db.$queryRaw<Array<{ n: number }>>`
     SELECT count(*)::int AS n FROM "ImportRow" WHERE "jobId" = ${jobId} AND "input" IS NOT NULL AND "status" <> 'invalid'`;
@@ -124,7 +136,7 @@ test('a CSV file is validated row by row, its good rows started as cases with th
   const theirs = await upload(file, 'text/csv', nangang);
   expect(theirs.status).toBe(202);
   expect(theirs.body.id).not.toBe(jobId);
-  expect(theirs.body).toMatchObject({ region: 'hl/harbin/nangang', validRows: 0, invalidRows: 44 });
+  expect(theirs.body).toMatchObject({ region: 'hl/harbin/nangang', validRows: 0, invalidRows: 45 });
   expect(theirs.body.errors[0].errors).toEqual([
     { path: 'regionCode', message: 'is outside your region hl/harbin/nangang' },
   ]);
@@ -192,8 +204,8 @@ test('a file over 50,000 rows or 25 MB is refused whole, with what to do', async
   );
   expect(big.status).toBe(413);
   expect(big.body).toMatchObject({
-    type: '/problems/file_too_large',
-    detail: 'the file exceeds 25 MB; split it into several imports',
+    type: '/problems/body_too_large',
+    detail: 'the body exceeds the limit of 26214400 bytes (25 MB)',
   });
   expect(await stack.db.importJob.count({ where: { totalRows: { gt: 200 } } })).toBe(0);
 });

@@ -248,6 +248,15 @@ test('an agency system pulls its comparison tasks and posts results in a batch; 
   ).toBe(true);
   const rest = await as('civil_affairs', 'GET', `/v1/batch/tasks?after=${pulled.body.nextAfter}`);
   expect(rest.body.items).toHaveLength(1);
+  // Every ID number released is audited: one entry per task, on its case's chain, none lost.
+  for (const res of [pulled, rest]) {
+    const reads = await stack.db.auditEntry.findMany({
+      where: { requestId: res.headers.get('x-request-id')!, action: 'task.read_sensitive' },
+    });
+    expect(reads.map((e) => `${e.chain} ${e.target} ${JSON.stringify(e.data)}`).sort()).toEqual(
+      res.body.items.map((i: any) => `${i.caseId} ${i.taskId} {"via":"batch"}`).sort(),
+    );
+  }
   const [a, b] = pulled.body.items;
   const c = rest.body.items[0];
   const hrTask = (await as('hr', 'GET', '/v1/batch/tasks')).body.items[0];

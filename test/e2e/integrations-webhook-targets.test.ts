@@ -53,24 +53,18 @@ afterAll(async () => {
   delete process.env.WEBHOOK_RETRY_SCHEDULE;
 });
 
-test('IPv4-embedding IPv6 forms, site-local and documentation addresses are refused with 422', async () => {
-  for (const url of [
-    'https://[::ffff:127.0.0.1]/hook',
-    'https://[::7f00:1]/hook',
-    'https://[64:ff9b::a00:1]/hook',
-    'https://[2002:7f00:1::]/hook',
-    'https://[fec0::1]/hook',
-    'https://[2001:db8::1]/hook',
-    'https://192.0.2.10/hook',
-  ]) {
-    const res = await asIntegrator('POST', '/v1/webhooks/subscriptions', { url, eventTypes: ['*'] });
-    expect([url, res.status, res.body.type, res.body.detail]).toEqual([
-      url,
-      422,
-      '/problems/invalid_webhook_target',
-      expect.stringContaining('non-public address'),
-    ]);
-  }
+// Which addresses are non-public is the unit test's (test/unit/integrations-targets.test.ts); here one
+// literal checks that the route answers such a target with 422 and stores nothing.
+test('a non-public address literal (IPv4-embedding IPv6) is refused with 422', async () => {
+  const res = await asIntegrator('POST', '/v1/webhooks/subscriptions', {
+    url: 'https://[::ffff:127.0.0.1]/hook',
+    eventTypes: ['*'],
+  });
+  expect(res.status).toBe(422);
+  expect(res.body).toMatchObject({
+    type: '/problems/invalid_webhook_target',
+    detail: expect.stringContaining('non-public address'),
+  });
   expect(await stack.db.webhookSubscription.count()).toBe(0);
 });
 

@@ -153,6 +153,8 @@ test('production split: worker and API as separate processes against PostgreSQL 
     expect(
       ((await read.json()) as { openTasks: Array<{ type: string }> }).openTasks.map((t) => t.type),
     ).toEqual(['intakeReview']);
+    // The worker settles audit attempts left open, on its own timer.
+    expect(worker.out()).toContain('"msg":"audit reconciler started"');
   } finally {
     expect(await stop(api)).toBe(0);
     expect(await stop(worker)).toBe(0);

@@ -5,7 +5,7 @@ import type { CaseView } from '../../domain/journey/machine';
 import type { Action, Household, Referral } from '../../domain/journey/state';
 import type { Policy } from '../../domain/policy';
 import type { TaskType } from '../../domain/taskTypes';
-import { act, caseState, completeTask, householdCase } from '../../workflows/householdCase';
+import { act, caseState, completeTask, householdCase, type ActResult } from '../../workflows/householdCase';
 import { completeReferralTask } from '../../workflows/agencyReferral';
 import { calendar, referral as defaultReferral } from './fixtures';
 import type { MemoryStore } from './memoryActivities';
@@ -24,7 +24,7 @@ export class CaseDriver {
     readonly policy: Policy,
   ) {}
 
-  async refer(actor: Actor, referral: Referral = defaultReferral): Promise<CaseView> {
+  async refer(actor: Actor, referral: Referral = defaultReferral): Promise<ActResult> {
     const view = await this.client.workflow.executeUpdateWithStart(act, {
       args: [{ actor, command: { action: 'addReferral', referral } }],
       startWorkflowOperation: new WithStartWorkflowOperation(householdCase, {

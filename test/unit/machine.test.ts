@@ -237,11 +237,16 @@ describe('quarterly reviews and exits', () => {
     completion: { type: 'quarterlyReview', form: { recommendation, notes: 'n' } } as never,
   });
 
-  test('the validator dry-runs the whole completion: a review proposing a second exit is refused, nothing changed', () => {
+  test('a review proposing a second exit is refused before it closes, nothing changed: by the validator and by the transition itself', () => {
     const s = assisted();
     applyAction(s, actors.unionStaff, { action: 'proposeExit', note: 'employed' }, Q2);
     const before = JSON.stringify(s);
     expect(code(() => validateCompletion(s, review(s, 'propose_exit'), Q2))).toBe('not_assisting');
+    expect(code(() => completeTask(s, review(s, 'propose_exit'), Q2))).toBe('not_assisting');
+    // Replayed histories skip the stage rule; the open proposal still refuses it, before the close.
+    expect(code(() => completeTask(s, review(s, 'propose_exit'), Q2, { legacyExitRules: true }))).toBe(
+      'exit_already_proposed',
+    );
     expect(JSON.stringify(s)).toBe(before);
     expect(code(() => validateCompletion(s, review(s, 'continue'), Q2))).toBe('no error');
   });
@@ -493,6 +498,12 @@ describe('union aid counts against the year it is paid in', () => {
     expect(code(() => validateCompletion(s, approval(s, december), at('2027-01-05T10:00:00')))).toBe(
       'over_annual_cap',
     );
+    // The transition itself checks the cap before it closes the approval task: nothing half-written.
+    const before = JSON.stringify(s);
+    expect(code(() => completeTask(s, approval(s, december), at('2027-01-05T10:00:00')))).toBe(
+      'over_annual_cap',
+    );
+    expect(JSON.stringify(s)).toBe(before);
     prepare(s, 1_500_000, at('2026-12-31T09:00:00'));
     completeTask(s, approval(s), at('2027-01-05T10:00:00'));
     expect(Object.values(s.payments).map((p) => [p.year, p.status])).toEqual([

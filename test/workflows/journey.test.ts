@@ -604,6 +604,8 @@ test('two concurrent referrals for one household make one case', async () => {
       }),
     ]);
     expect(a.caseId).toBe(b.caseId);
+    // The one whose update-with-start started the case says so; the other joined it.
+    expect([a.referral, b.referral].sort()).toEqual(['joined', 'started']);
     const v = await c.view();
     expect(v.referralCount).toBe(2);
     expect(v.openTasks.filter((t) => t.type === 'intakeReview')).toHaveLength(1);
@@ -613,11 +615,14 @@ test('two concurrent referrals for one household make one case', async () => {
 test('a referral sent again joins nothing twice; a referrer of another region learns nothing of the case', async () => {
   await withCase(async (c, store) => {
     const integrator = { source: 'agency', referrer: 'civil affairs system', externalRef: 'CA-77' } as const;
-    await c.refer(actors.unionStaff);
+    expect((await c.refer(actors.unionStaff)).referral).toBe('started');
     const joined = await c.refer(actors.civil, integrator);
     const again = await c.refer(actors.civil, integrator);
-    expect(again).toEqual(joined);
+    expect(joined.referral).toBe('joined');
+    expect(again).toEqual({ ...joined, referral: 'duplicate' });
     expect(again.referralCount).toBe(2);
+    // The founding referral sent again is a duplicate too, not a new start.
+    expect((await c.refer(actors.unionStaff)).referral).toBe('duplicate');
     const elsewhere = c.refer(actors.otherRegion, { source: 'cadre', referrer: 'Qiqihar street union' });
     expect(await rejection(elsewhere)).toBe(
       "handled_by_another_region: this household's case is handled by another region; contact the joint office",
