@@ -15,14 +15,17 @@ async function main() {
   const client = await connectClient(config);
   const server = await listen(createApp({ config, db, client }), config.PORT);
   log('info', 'api listening', { port: server.port });
+  let stopping = false;
   const stop = async () => {
+    if (stopping) return; // Ctrl-C arrives more than once (process group, npm, tsx)
+    stopping = true;
     log('info', 'api stopping: no new connections, finishing in-flight requests');
     await server.close();
     await client.connection.close();
     await db.$disconnect();
     process.exit(0);
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 main().catch(fatal);

@@ -158,8 +158,11 @@ async function main() {
     log('info', 'stopped');
     process.exit(0);
   };
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  // `on`, not `once`: a terminal's Ctrl-C reaches the whole process group, and npm and tsx relay it
+  // too, so the signal arrives more than once; a second one must not kill the process mid-shutdown
+  // (the detached Temporal server would be left running).
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
 main().catch(fatal);
