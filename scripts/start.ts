@@ -158,7 +158,7 @@ async function main() {
     log('info', 'stopped');
     process.exit(0);
   };
-  // `on`, not `once`: a terminal's Ctrl-C reaches the whole process group, and npm and tsx relay it
+  // `on`, not `once`: a terminal's Ctrl-C reaches the whole process group, and npm relays it
   // too, so the signal arrives more than once; a second one must not kill the process mid-shutdown
   // (the detached Temporal server would be left running).
   process.on('SIGINT', () => void shutdown('SIGINT'));

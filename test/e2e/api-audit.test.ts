@@ -7,7 +7,16 @@ import { deliveryWorkflowId, dispatcherWorkflowId } from '../../workflows/webhoo
 import { startAuditReconciler } from '../../worker/auditReconciler';
 import { forms } from '../support/fixtures';
 import { eventually, startStack, type Stack } from '../support/stack';
-import { REGION, caseAwaitingSignOff, claimsOf, idNumber, referCase, referralBody } from './api-helpers';
+import {
+  REGION,
+  agencyKey,
+  caseAwaitingSignOff,
+  claimsOf,
+  idNumber,
+  openTask,
+  referCase,
+  referralBody,
+} from './api-helpers';
 
 /**
  * The audit trail fails closed: sensitive data leaves, and a change is made, only once its entry is
@@ -296,15 +305,8 @@ test('batch results and monitor actions are audited like any change: refused whi
     body: { type: 'intakeReview', form: forms.intakeAccept },
   });
   expect(accepted.status).toBe(200);
-  const civil = await eventually(() =>
-    stack.db.caseTask.findFirst({ where: { caseId, type: 'dataComparisonCivil', status: 'open' } }),
-  );
-  const { key } = await createApiKey(stack.db, {
-    name: 'civil',
-    agency: 'civil_affairs',
-    region: REGION,
-    roles: ['staff'],
-  });
+  const civil = await openTask(stack, caseId, 'dataComparisonCivil');
+  const key = await agencyKey(stack, 'civil_affairs');
   const batch = () =>
     stack.http('POST', '/v1/batch/tasks/results', {
       headers: { authorization: `ApiKey ${key}` },

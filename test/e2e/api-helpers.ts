@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import type { Claims } from '../../api/auth';
+import { createApiKey, type Claims } from '../../api/auth';
 import { caseWorkflowId, householdKey } from '../../api/households';
 import type { Actor } from '../../domain/agencies';
 import { cnMainlandCalendar } from '../../domain/calendar/cn-mainland';
@@ -38,6 +38,14 @@ export function referralBody(overrides: Record<string, unknown> = {}) {
 }
 
 /** Refers a new household over HTTP; returns the case ID, its first task and the body used. */
+/** The case's open task of a type, once the projection shows it. */
+export const openTask = (stack: Stack, caseId: string, type: string) =>
+  eventually(() => stack.db.caseTask.findFirst({ where: { caseId, type, status: 'open' } }));
+
+/** A staff API key of an agency in the demo region: its system's credentials. */
+export const agencyKey = async (stack: Stack, agency: string) =>
+  (await createApiKey(stack.db, { name: agency, agency, region: REGION, roles: ['staff'] })).key;
+
 export async function referCase(stack: Stack, overrides: Record<string, unknown> = {}) {
   const body = referralBody(overrides);
   const res = await stack.http('POST', '/v1/referrals', {
@@ -46,9 +54,7 @@ export async function referCase(stack: Stack, overrides: Record<string, unknown>
   });
   if (res.status !== 201) throw new Error(`referral failed: ${res.status} ${JSON.stringify(res.body)}`);
   const caseId = res.body.caseId as string;
-  const task = await eventually(() =>
-    stack.db.caseTask.findFirst({ where: { caseId, type: 'intakeReview', status: 'open' } }),
-  );
+  const task = await openTask(stack, caseId, 'intakeReview');
   return { caseId, task, body, idNumber: body.household.idNumber as string };
 }
 
@@ -137,9 +143,7 @@ export async function caseWithHousingReferral(stack: Stack, headName = '王建�
     return res.body;
   };
   await post(signOff.task.id, 'union-chair', { type: 'chairSignOff', form: forms.sign });
-  const plan = await eventually(() =>
-    stack.db.caseTask.findFirst({ where: { caseId, type: 'assistancePlan', status: 'open' } }),
-  );
+  const plan = await openTask(stack, caseId, 'assistancePlan');
   const planned = await post(plan.id, 'union-staff', {
     type: 'assistancePlan',
     form: { route: 'assist', measures: ['public_rental_housing', 'union_living_aid'] },

@@ -8,6 +8,8 @@ import { forms } from '../support/fixtures';
 import { eventually, startStack, type Stack } from '../support/stack';
 import {
   REGION,
+  agencyKey,
+  openTask,
   caseAwaitingSignOff,
   caseWithHousingReferral,
   claimsOf,
@@ -1084,15 +1086,8 @@ describe('hot paths', () => {
       expect(done.status).toBe(200);
       expect(done.reads.HouseholdCase).toBeUndefined();
       // A batch result likewise.
-      const civil = await eventually(() =>
-        stack.db.caseTask.findFirst({ where: { caseId, type: 'dataComparisonCivil', status: 'open' } }),
-      );
-      const { key } = await createApiKey(stack.db, {
-        name: 'civil',
-        agency: 'civil_affairs',
-        region: REGION,
-        roles: ['staff'],
-      });
+      const civil = await openTask(stack, caseId, 'dataComparisonCivil');
+      const key = await agencyKey(stack, 'civil_affairs');
       const batch = await api.call('POST', '/v1/batch/tasks/results', `ApiKey ${key}`, {
         items: [{ taskId: civil.id, completion: { type: 'dataComparisonCivil', form: forms.civil } }],
       });

@@ -12,7 +12,6 @@ import { createTestDatabase, dropTestDatabase, eventually } from '../support/sta
  * production split (`npm run worker` + `npm run api`), as real processes stopped by signals.
  */
 const root = path.resolve(__dirname, '../..');
-const tsx = require.resolve('tsx/cli');
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -30,14 +29,18 @@ interface Proc {
   exited: Promise<number | null>;
 }
 
-/** A script under tsx, or with `npm: true` the package.json script of that name as a user runs it. */
+/**
+ * A script as package.json runs the long-lived processes: node with tsx's loader, not tsx's CLI,
+ * whose signal relay SIGKILLs a child that does not acknowledge a signal within 30 ms (a busy
+ * machine) and so cut shutdowns short. With `npm: true`, the package.json script of that name.
+ */
 function run(script: string, env: Record<string, string>, opts: { npm?: boolean } = {}): Proc {
   let out = '';
   const clean = { ...process.env };
   for (const k of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'PORT']) delete clean[k];
   const [cmd, args] = opts.npm
     ? ['npm', ['run', '--silent', script]]
-    : [process.execPath, [tsx, path.join(root, script)]];
+    : [process.execPath, ['--import', 'tsx', path.join(root, script)]];
   const child = spawn(cmd, args, {
     cwd: root,
     // Its own process group, so a test can press Ctrl-C the way a terminal does (see `stop`).
@@ -125,7 +128,7 @@ test('npm start: embedded platform up, SIGTERM stops it cleanly, a restart keeps
     expect(first.out()).toContain('"msg":"stopped"');
     expect(fs.existsSync(path.join(dataDir, 'temporal.db-wal'))).toBe(true);
 
-    // As a user runs it: `npm start`, so Ctrl-C reaches npm, tsx and the platform.
+    // As a user runs it: `npm start`, so Ctrl-C reaches npm and the platform.
     const second = run('start', env, { npm: true });
     await waitReady(port, second);
     const read = await fetch(`http://127.0.0.1:${port}/v1/cases/${caseId}`, {
@@ -133,8 +136,8 @@ test('npm start: embedded platform up, SIGTERM stops it cleanly, a restart keeps
     });
     expect(read.status).toBe(200);
     expect(((await read.json()) as { stage: string }).stage).toBe('intake');
-    // Ctrl-C reaches the whole group, and npm and tsx relay it again when the platform is slow to
-    // acknowledge it: a second SIGINT arrives mid-shutdown (here, as a second Ctrl-C). npm itself
+    // Ctrl-C reaches the whole group, and npm relays it again: a second SIGINT arrives
+    // mid-shutdown (here, as a second Ctrl-C). npm itself
     // ends by the signal, as after any Ctrl-C (a shell shows 130); the platform under it must still
     // finish its shutdown, Temporal server included.
     ctrlC(second);
