@@ -1,15 +1,15 @@
 import { Prisma } from '../../generated/prisma/client';
 import type { Principal } from '../../api/auth';
 import { seesCase, seesCaseSql } from '../../api/routes/shared';
-import { createDb, type Db } from '../../db/client';
-import { createTestDatabase, dropTestDatabase } from '../support/stack';
+import type { Db } from '../../db/client';
+import { useTestDatabase } from '../support/stack';
 
 /**
  * Which cases an agency sees has a row form (GET /v1/cases/:id, GET /v1/referrals/:id) and a SQL
  * form (the referral feed): on every case below, for every principal, the two must agree.
  */
-let url: string;
 let db: Db;
+useTestDatabase(2, (d) => (db = d));
 const R = 'hl/harbin/daoli';
 const at = new Date('2026-03-02T01:00:00Z');
 
@@ -58,8 +58,6 @@ const principals = [
 ];
 
 beforeAll(async () => {
-  url = await createTestDatabase();
-  db = createDb(url, 2);
   for (const [name, spec] of Object.entries(cases)) {
     const id = `sight-${name}`;
     await db.householdCase.create({
@@ -109,10 +107,6 @@ beforeAll(async () => {
         },
       });
   }
-});
-afterAll(async () => {
-  await db.$disconnect();
-  await dropTestDatabase(url);
 });
 
 async function bySql(p: Principal, referrers: boolean): Promise<string[]> {

@@ -1,11 +1,11 @@
 import { createProjectionActivities, type CaseRow, type ProjectionInput } from '../../activities/projection';
-import { createDb, type Db } from '../../db/client';
+import type { Db } from '../../db/client';
 import type { JournalEvent, Task } from '../../domain/journey/taskBook';
 import { programStats } from '../../api/monitor/stats';
 import { currentYear } from '../../api/monitor/sql';
 import { expectFiguresMatchDrillDowns } from '../support/monitorFigures';
 import * as drill from '../../api/monitor/drill';
-import { createTestDatabase, dropTestDatabase } from '../support/stack';
+import { useTestDatabase } from '../support/stack';
 
 /**
  * The coordinators' tallies are kept by triggers as the projection writes: after a mixed workload
@@ -14,16 +14,8 @@ import { createTestDatabase, dropTestDatabase } from '../support/stack';
  * region, rows deleted) they must equal a recount from the projection, and every figure built
  * from them must equal what its drill-down lists.
  */
-let url: string;
 let db: Db;
-beforeAll(async () => {
-  url = await createTestDatabase();
-  db = createDb(url, 8);
-});
-afterAll(async () => {
-  await db.$disconnect();
-  await dropTestDatabase(url);
-});
+useTestDatabase(8, (d) => (db = d));
 
 const REGIONS = ['hl/a/x', 'hl/a/y', 'hl/a', 'hl/b', 'hl', 'hl/a-b'];
 const MEASURES = ['public_rental_housing', 'medical_assistance', 'job_placement'];

@@ -1,19 +1,11 @@
 import { createProjectionActivities } from '../../activities/projection';
-import { createDb, type Db } from '../../db/client';
-import { createTestDatabase, dropTestDatabase } from '../support/stack';
+import type { Db } from '../../db/client';
+import { useTestDatabase } from '../support/stack';
 import type { ProjectionInput } from '../../activities/projection';
 
 /** Activities are retried: the same projection or payment delivered twice must write once. */
-let url: string;
 let db: Db;
-beforeAll(async () => {
-  url = await createTestDatabase();
-  db = createDb(url, 2);
-});
-afterAll(async () => {
-  await db.$disconnect();
-  await dropTestDatabase(url);
-});
+useTestDatabase(2, (d) => (db = d));
 
 const at = '2026-03-02T01:00:00.000Z';
 const input: ProjectionInput = {

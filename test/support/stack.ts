@@ -48,6 +48,24 @@ export async function createTestDatabase(): Promise<string> {
   return url.toString();
 }
 
+/**
+ * For a test file of its own database: a fresh copy of the template before its tests, handed to
+ * `use` with a client of `poolSize` connections; disconnected and dropped after them.
+ */
+export function useTestDatabase(poolSize: number, use: (db: Db) => void): void {
+  let url: string;
+  let db: Db;
+  beforeAll(async () => {
+    url = await createTestDatabase();
+    db = createDb(url, poolSize);
+    use(db);
+  });
+  afterAll(async () => {
+    await db.$disconnect();
+    await dropTestDatabase(url);
+  });
+}
+
 export async function dropTestDatabase(url: string): Promise<void> {
   const name = new URL(url).pathname.slice(1);
   const admin = new PgClient({ connectionString: process.env.TEST_DATABASE_URL! });
