@@ -5,6 +5,7 @@ import { programStats } from '../../api/monitor/stats';
 import { currentYear } from '../../api/monitor/sql';
 import { expectFiguresMatchDrillDowns } from '../support/monitorFigures';
 import * as drill from '../../api/monitor/drill';
+import { openTaskRow } from '../support/fixtures';
 import { useTestDatabase } from '../support/stack';
 
 /**
@@ -53,24 +54,16 @@ function caseRow(i: number, patch: Partial<CaseRow> = {}): CaseRow {
 
 function task(i: number, n: number, patch: Partial<Task>): Task {
   return {
-    id: `case-${i}.t${n}`,
-    type: 'householdSurvey',
-    agency: ['union', 'civil_affairs', 'hr'][n % 3]!,
-    regionCode: REGIONS[i % REGIONS.length]!,
-    workflowId: `household-${i}`,
-    status: 'open',
-    assignee: null,
-    createdAt: iso(T0),
-    dueAt: iso(T0 + (5 + n * 9) * DAY),
-    remindAt: iso(T0 + (4 + n * 9) * DAY),
-    remindedAt: null,
-    escalatedAt: null,
-    escalatedTo: null,
-    pausedRemainingMs: null,
-    context: {},
-    completedAt: null,
-    completedBy: null,
-    result: null,
+    ...openTaskRow({
+      id: `case-${i}.t${n}`,
+      type: 'householdSurvey',
+      agency: ['union', 'civil_affairs', 'hr'][n % 3]!,
+      regionCode: REGIONS[i % REGIONS.length]!,
+      workflowId: `household-${i}`,
+      createdAt: iso(T0),
+      dueAt: iso(T0 + (5 + n * 9) * DAY),
+      remindAt: iso(T0 + (4 + n * 9) * DAY),
+    }),
     ...patch,
   };
 }

@@ -1,5 +1,6 @@
 import { createProjectionActivities } from '../../activities/projection';
 import type { Db } from '../../db/client';
+import { openTaskRow } from '../support/fixtures';
 import { useTestDatabase } from '../support/stack';
 import type { ProjectionInput } from '../../activities/projection';
 
@@ -33,26 +34,16 @@ const input: ProjectionInput = {
     summary: {},
   },
   tasks: [
-    {
+    openTaskRow({
       id: 'household-p1.t1',
       type: 'intakeReview',
       agency: 'union',
       regionCode: 'hl/harbin/daoli',
       workflowId: 'household-p1',
-      status: 'open',
-      assignee: null,
       createdAt: at,
       dueAt: '2026-03-09T15:59:59.999Z',
       remindAt: '2026-03-08T15:59:59.999Z',
-      remindedAt: null,
-      escalatedAt: null,
-      escalatedTo: null,
-      pausedRemainingMs: null,
-      context: {},
-      completedAt: null,
-      completedBy: null,
-      result: null,
-    },
+    }),
   ],
   events: [
     { seq: 1, type: 'case.opened', at, actor: null, agency: null, taskId: null, data: {} },

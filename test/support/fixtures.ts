@@ -1,6 +1,7 @@
 import type { Actor } from '../../domain/agencies';
 import { cnMainlandCalendar } from '../../domain/calendar/cn-mainland';
 import type { Household, Referral } from '../../domain/journey/state';
+import type { Task } from '../../domain/journey/taskBook';
 import { defaultPolicy, type Policy } from '../../domain/policy';
 import type { FormOf } from '../../domain/taskTypes';
 
@@ -96,3 +97,25 @@ export const forms = {
     socialInsurance: true,
   },
 };
+
+/** An open, unclaimed task row as the projection receives it: the given fields, nothing else set. */
+export function openTaskRow(
+  fields: Pick<
+    Task,
+    'id' | 'type' | 'agency' | 'regionCode' | 'workflowId' | 'createdAt' | 'dueAt' | 'remindAt'
+  >,
+): Task {
+  return {
+    ...fields,
+    status: 'open',
+    assignee: null,
+    remindedAt: null,
+    escalatedAt: null,
+    escalatedTo: null,
+    pausedRemainingMs: null,
+    context: {},
+    completedAt: null,
+    completedBy: null,
+    result: null,
+  };
+}
